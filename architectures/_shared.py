@@ -1,0 +1,91 @@
+"""Helpers shared by architecture specs: numpy only (the reference hub), no framework."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from harness.optim import OptState, apply_update
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def softmax_xent(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean softmax cross-entropy of integer labels y (N,) under logits (N, C)."""
+    lp = log_softmax(np.asarray(logits, dtype=np.float64))
+    return float(-lp[np.arange(len(y)), np.asarray(y, dtype=np.int64)].mean())
+
+
+def mse(pred: np.ndarray, target: np.ndarray) -> float:
+    d = np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64)
+    return float(np.mean(d * d))
+
+
+def classification_metrics(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """accuracy and loss (mean cross-entropy) from logits (N, C) and labels (N,)."""
+    logits = np.asarray(logits)
+    if not np.all(np.isfinite(logits)):
+        return {"accuracy": float("nan"), "loss": float("nan")}
+    return {"accuracy": float((logits.argmax(axis=1) == y).mean()), "loss": softmax_xent(logits, y)}
+
+
+def regression_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    m = mse(pred, y)
+    return {"mse": m, "loss": m}
+
+
+def activation(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "identity":
+        return z
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int, shape: tuple[int, ...]) -> np.ndarray:
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+def fd_gradient(loss: Callable[[dict[str, np.ndarray]], float], weights: dict[str, np.ndarray],
+                eps: float = 1e-6) -> dict[str, np.ndarray]:
+    """Central finite-difference gradient in float64: slow, exact to ~1e-8, and independent of
+    every framework's autodiff, which is why the check set uses it on tiny models."""
+    w64 = {k: np.array(v, dtype=np.float64) for k, v in weights.items()}
+    grads = {}
+    for name, w in w64.items():
+        g = np.zeros_like(w)
+        flat, gflat = w.reshape(-1), g.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            up = loss(w64)
+            flat[i] = old - eps
+            down = loss(w64)
+            flat[i] = old
+            gflat[i] = (up - down) / (2 * eps)
+        grads[name] = g
+    return grads
+
+
+def reference_steps(loss: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], float],
+                    weights: dict[str, np.ndarray], xb: np.ndarray, yb: np.ndarray, train,
+                    trainable: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Run the reference optimizer over stacked batches xb (steps, B, ...), yb (steps, B, ...).
+
+    ``loss(weights, x, y)`` is the spec's numpy loss on one batch. Returns float64 weights.
+    """
+    state = OptState()
+    w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+    for x, y in zip(xb, yb):
+        sub = {k: v for k, v in w.items() if trainable is None or k in trainable}
+        grads = fd_gradient(lambda ww: loss({**w, **ww}, x, y), sub)
+        w, state = apply_update(w, grads, train, state)
+    return w

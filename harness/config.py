@@ -1,0 +1,225 @@
+"""YAML config -> validated pydantic models (the config contract in DESIGN.md).
+
+Every user mistake becomes a ConfigError whose message is one line:
+``<file>: <key path>: <what is wrong> (allowed: ...)``. The CLI prints it and exits 2.
+Only ``yaml.safe_load`` is used: tags that would construct Python objects are rejected.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness import registry
+from harness.datasets import OPTIONS as DATASET_OPTIONS
+
+MODES = ("step", "epoch", "eager", "compiled")
+DEVICES = ("cpu", "cuda")
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"  # names become file/dir parts: no slashes, no dots-only
+MAX_PARAMS = 200_000_000  # ~0.8 GB of float32 weights before optimizer state: refuse above this
+
+
+class ConfigError(ValueError):
+    """A user mistake in a config; str() is the one line to print."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=False)
+
+
+class TrainConfig(Strict):
+    epochs: int = Field(10, gt=0, le=100_000)
+    batch_size: int = Field(32, gt=0, le=1_000_000)
+    optimizer: Literal["sgd", "adam"] = "adam"
+    lr: float = Field(1e-3, gt=0, le=100)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0, le=1)
+
+
+class Benchmark(Strict):
+    name: str | None = Field(None, pattern=NAME_RE)
+    architecture: str
+    dataset: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any] = Field(default_factory=dict)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    frameworks: list[str] | None = Field(None, min_length=1)
+    modes: list[Literal["step", "epoch", "eager", "compiled"]] | None = Field(None, min_length=1)
+    timeout_s: float | None = Field(None, gt=0, le=86_400)
+
+    @field_validator("architecture")
+    @classmethod
+    def _arch(cls, v: str) -> str:
+        known = registry.architectures()
+        if v not in known:
+            raise ValueError(f"unknown architecture {v!r} (allowed: {', '.join(known)})")
+        return v
+
+    @field_validator("frameworks")
+    @classmethod
+    def _fws(cls, v: list[str] | None) -> list[str] | None:
+        return _check_frameworks(v)
+
+
+def _check_frameworks(v: list[str] | None) -> list[str] | None:
+    if v is None:
+        return v
+    for fw in v:
+        if fw not in registry.FRAMEWORKS:
+            raise ValueError(f"unknown framework {fw!r} (allowed: {', '.join(registry.FRAMEWORKS)})")
+    if len(set(v)) != len(v):
+        raise ValueError("frameworks listed twice")
+    return v
+
+
+class RunConfig(Strict):
+    name: str = Field(pattern=NAME_RE)
+    repeats: int = Field(3, gt=0, le=1000)
+    seed: int = Field(0, ge=0, lt=2**31)
+    frameworks: list[str] | None = Field(None, min_length=1)
+    devices: list[Literal["cpu", "cuda"]] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    threads: int = Field(2, gt=0, le=1024)
+    modes: list[Literal["step", "epoch", "eager", "compiled"]] = Field(default_factory=lambda: ["step"], min_length=1)
+    timeout_s: float = Field(600, gt=0, le=86_400)
+    memory_limit_mb: int = Field(8192, gt=64, le=4_000_000)
+    benchmarks: list[Benchmark] = Field(min_length=1)
+
+    @field_validator("frameworks")
+    @classmethod
+    def _fws(cls, v: list[str] | None) -> list[str] | None:
+        return _check_frameworks(v)
+
+    def bench_name(self, i: int) -> str:
+        b = self.benchmarks[i]
+        return b.name or f"{b.architecture}-{b.dataset}"
+
+    def frameworks_for(self, b: Benchmark) -> list[str]:
+        if b.frameworks:
+            return list(b.frameworks)
+        if self.frameworks:
+            return list(self.frameworks)
+        # default: every installed framework that has a file for this architecture
+        return [fw for fw in registry.FRAMEWORKS
+                if registry.installed(fw) and registry.implementation(b.architecture, fw).status != "missing"]
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<top>"
+
+
+def _first_error(e: ValidationError, prefix: str = "") -> str:
+    err = e.errors()[0]
+    loc = _loc(tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "literal_error":
+        msg = f"{msg} (got {err.get('input')!r})"
+    elif err["type"] == "missing":
+        msg = "required key missing"
+    elif "input" in err and err["type"] not in ("model_type", "dict_type"):
+        inp = err["input"]
+        if isinstance(inp, (int, float, str, bool)) or inp is None:
+            msg = f"{msg} (got {inp!r})"
+    path = f"{prefix}.{loc}" if prefix and loc != "<top>" else (prefix or loc)
+    return f"{path}: {msg}"
+
+
+def _spec_checks(cfg: RunConfig) -> None:
+    """Checks that need the architecture's spec (numpy only): model keys, dataset, sizes."""
+    from harness import datasets
+
+    seen: set[str] = set()
+    for i, b in enumerate(cfg.benchmarks):
+        where = f"benchmarks[{i}]"
+        spec = importlib.import_module(f"architectures.{b.architecture}.spec")
+        if b.dataset is None:
+            b.dataset = spec.DEFAULT_DATASET
+        if b.dataset not in spec.DATASETS:
+            raise ValueError(f"{where}.dataset: {b.dataset!r} is not a dataset for {b.architecture} "
+                             f"(allowed: {', '.join(spec.DATASETS)})")
+        allowed = DATASET_OPTIONS[b.dataset]
+        for k, v in b.data.items():
+            if k not in allowed:
+                raise ValueError(f"{where}.data.{k}: unknown key (allowed: {', '.join(allowed) or 'none'})")
+            if not isinstance(v, allowed[k]) or isinstance(v, bool) or (allowed[k] is int and v <= 0):
+                raise ValueError(f"{where}.data.{k}: must be a positive {allowed[k].__name__} (got {v!r})")
+        try:
+            model = spec.Model(**b.model)
+        except ValidationError as e:
+            raise ValueError(_first_error(e, f"{where}.model")) from None
+        except TypeError as e:
+            raise ValueError(f"{where}.model: {e}") from None
+        b.model = model.model_dump()
+        name = cfg.bench_name(i)
+        if name in seen:
+            raise ValueError(f"{where}.name: duplicate benchmark name {name!r}")
+        seen.add(name)
+        try:
+            info = datasets.load(b.dataset, **b.data).info
+        except datasets.DatasetError as e:
+            raise ValueError(f"{where}.dataset: {e}") from None
+        if hasattr(spec, "validate"):
+            problem = spec.validate(model, info, b.train)
+            if problem:
+                raise ValueError(f"{where}.{problem}")
+        n = spec.param_count(model, info)
+        if n > MAX_PARAMS or n * 4 * 4 / 2**20 > cfg.memory_limit_mb:
+            raise ValueError(f"{where}.model: {n:,} parameters would not fit the per-job memory limit "
+                             f"of {cfg.memory_limit_mb} MB (memory_limit_mb)")
+
+
+def parse(data: Any, source: str = "<config>") -> RunConfig:
+    """Validate an already-loaded mapping. Raises ConfigError with one line."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: <top>: the config must be a mapping of keys (got {type(data).__name__})")
+    try:
+        cfg = RunConfig(**data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {_first_error(e)}") from None
+    try:
+        _spec_checks(cfg)
+    except ValueError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    return cfg
+
+
+def load(path: str | Path) -> RunConfig:
+    """Read and validate a YAML config file. Raises ConfigError with one line."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such config file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "?"
+        problem = re.sub(r"\s+", " ", str(e.problem or e)).strip()
+        raise ConfigError(f"{p}: {where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        problem = re.sub(r"\s+", " ", str(e))
+        raise ConfigError(f"{p}: invalid YAML: {problem}") from None
+    if data is None:
+        raise ConfigError(f"{p}: <top>: the config is empty")
+    return parse(data, str(p))

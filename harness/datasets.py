@@ -1,0 +1,281 @@
+"""Datasets owned by the harness: identical arrays for every framework.
+
+Every loader returns float32 inputs and a fixed split that does not depend on the run seed, so
+repeats differ only by initial weights and batch order. Nothing is downloaded by default: digits
+come from scikit-learn's bundled CSV (read directly, without importing scikit-learn), MNIST-1D is
+generated offline and cached, the rest are generated here. ``mnist`` reads IDX files from a local
+cache directory and never fetches them itself.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import itertools
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+SPLIT_SEED = 20240601  # fixed: the split never changes with the run seed
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know about its data to build itself."""
+
+    name: str
+    input_shape: tuple[int, ...]  # one example, e.g. (64,) for digits
+    task: str  # classification | regression | binary | patterns
+    n_classes: int = 0  # classification only
+    n_outputs: int = 0  # regression targets per example
+    image_shape: tuple[int, ...] | None = None  # (H, W) when the flat input is an image
+    sequence_shape: tuple[int, ...] | None = None  # (steps, features) when it reads as a sequence
+    notes: str = ""
+
+
+@dataclass
+class Dataset:
+    info: DataInfo
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Short hash of the arrays: equal fingerprints mean every framework saw the same data."""
+        h = hashlib.sha256()
+        for a in (self.x_train, self.y_train, self.x_test, self.y_test):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
+
+
+class DatasetError(ValueError):
+    pass
+
+
+def cache_dir() -> Path:
+    """Where generated or user-provided data is cached (ANNBENCH_CACHE or ~/.cache/annbench)."""
+    return Path(os.environ.get("ANNBENCH_CACHE", Path.home() / ".cache" / "annbench"))
+
+
+def stratified_split(y: np.ndarray, test_fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, test) with each class split in the same proportion; sorted for stability."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        idx = idx[rng.permutation(len(idx))]
+        n_test = int(round(len(idx) * test_fraction))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature z-score with *training* statistics; constant features keep scale 1."""
+    mu = x_train.mean(axis=0)
+    sd = x_train.std(axis=0)
+    sd[sd == 0] = 1.0
+    return ((x_train - mu) / sd).astype(np.float32), ((x_test - mu) / sd).astype(np.float32)
+
+
+def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    if spec is None or spec.origin is None:
+        raise DatasetError("digits needs scikit-learn installed (it ships the data file)")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt") as f:
+        arr = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    return arr[:, :-1], arr[:, -1].astype(np.int64)
+
+
+def load_digits(binarize: bool = False, scale: str = "standard") -> Dataset:
+    """8x8 handwritten digits (1797), stratified 80/20 split.
+
+    scale: ``standard`` (z-score with training statistics), ``unit`` (pixels / 16 in [0, 1]).
+    binarize: pixels >= 8 become 1, else 0 (for RBM/DBN/Hopfield).
+    """
+    x, y = _digits_raw()
+    tr, te = stratified_split(y, 0.2)
+    if binarize:
+        xb = (x >= 8).astype(np.float32)
+        xtr, xte = xb[tr], xb[te]
+        task_note = "pixels binarized at 8/16"
+    elif scale == "unit":
+        xtr, xte = (x[tr] / 16.0).astype(np.float32), (x[te] / 16.0).astype(np.float32)
+        task_note = "pixels scaled to [0, 1]"
+    else:
+        xtr, xte = standardize(x[tr], x[te])
+        task_note = "standardized with training statistics"
+    name = "digits_binary" if binarize else ("digits_unit" if scale == "unit" else "digits")
+    info = DataInfo(name=name, input_shape=(64,), task="classification", n_classes=10,
+                    image_shape=(8, 8), sequence_shape=(8, 8),
+                    notes=f"scikit-learn digits, 1437/360 stratified split, {task_note}")
+    return Dataset(info, xtr, y[tr], xte, y[te])
+
+
+def _mnist1d_arrays() -> dict[str, np.ndarray]:
+    path = cache_dir() / "mnist1d_default.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    from mnist1d.data import get_dataset_args, make_dataset  # not a framework; imported only here
+
+    state = np.random.get_state()  # make_dataset reseeds numpy's global RNG; put it back
+    try:
+        d = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(state)
+    arrays = {k: np.asarray(d[k]) for k in ("x", "y", "x_test", "y_test")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return arrays
+
+
+def load_mnist1d() -> Dataset:
+    """MNIST-1D (Greydanus 2020) with its standard 4000/1000 split, generated offline."""
+    a = _mnist1d_arrays()
+    info = DataInfo(name="mnist1d", input_shape=(40,), task="classification", n_classes=10,
+                    sequence_shape=(40, 1), notes="mnist1d default args, standard 4000/1000 split")
+    return Dataset(info, a["x"].astype(np.float32), a["y"].astype(np.int64),
+                   a["x_test"].astype(np.float32), a["y_test"].astype(np.int64))
+
+
+def bars_and_stripes(n: int = 3) -> np.ndarray:
+    """All distinct n x n bars-and-stripes images, flattened: 2^(n+1) - 2 patterns of n*n bits."""
+    pats = set()
+    for bits in itertools.product([0, 1], repeat=n):
+        rows = np.repeat(np.array(bits)[:, None], n, axis=1)
+        pats.add(tuple(rows.ravel()))
+        pats.add(tuple(rows.T.ravel()))
+    return np.array(sorted(pats), dtype=np.float32)
+
+
+def load_bars_stripes(n: int = 3) -> Dataset:
+    """The complete bars-and-stripes set is both train and test (a density-modelling task)."""
+    x = bars_and_stripes(n)
+    info = DataInfo(name="bars_stripes", input_shape=(n * n,), task="binary", image_shape=(n, n),
+                    notes=f"all {len(x)} {n}x{n} bars-and-stripes patterns; train = test")
+    y = np.zeros(len(x), dtype=np.int64)
+    return Dataset(info, x, y, x.copy(), y.copy())
+
+
+def load_random_patterns(n_units: int = 64, n_patterns: int = 8) -> Dataset:
+    """Random +-1 patterns for associative memory; fixed seed so every framework stores the same."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    x = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(n_patterns, n_units))
+    y = np.arange(n_patterns, dtype=np.int64)
+    info = DataInfo(name="random_patterns", input_shape=(n_units,), task="patterns",
+                    notes=f"{n_patterns} random +-1 patterns of {n_units} units")
+    return Dataset(info, x, y, x.copy(), y.copy())
+
+
+def load_adding(length: int = 30, n_train: int = 2000, n_test: int = 500) -> Dataset:
+    """Adding problem (Hochreiter & Schmidhuber 1997): sum the two marked values of a sequence.
+
+    x: (N, length*2) flattened (steps, 2) = (value in [0,1], marker in {0,1}); y: (N, 1) float32.
+    """
+    rng = np.random.default_rng(SPLIT_SEED)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        vals = rng.random((n, length)).astype(np.float32)
+        marks = np.zeros((n, length), dtype=np.float32)
+        half = max(1, length // 2)
+        a = rng.integers(0, half, n)
+        b = rng.integers(half, length, n)
+        marks[np.arange(n), a] = 1.0
+        marks[np.arange(n), b] = 1.0
+        y = (vals[np.arange(n), a] + vals[np.arange(n), b]).astype(np.float32)[:, None]
+        return np.stack([vals, marks], axis=-1).reshape(n, -1), y
+
+    xtr, ytr = make(n_train)
+    xte, yte = make(n_test)
+    info = DataInfo(name="adding", input_shape=(length * 2,), task="regression", n_outputs=1,
+                    sequence_shape=(length, 2), notes=f"adding problem, T={length}; predicting 1.0 gives mse ~0.167")
+    return Dataset(info, xtr, ytr, xte, yte)
+
+
+def load_toy2d(n: int = 1000) -> Dataset:
+    """Two interleaved half-moons with noise (2 classes), 80/20 stratified split."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    half = n // 2
+    t = rng.random(half) * np.pi
+    a = np.stack([np.cos(t), np.sin(t)], 1)
+    b = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1)
+    x = np.concatenate([a, b]) + rng.normal(0, 0.1, (2 * half, 2))
+    y = np.repeat([0, 1], half)
+    tr, te = stratified_split(y, 0.2)
+    xtr, xte = standardize(x[tr], x[te])
+    info = DataInfo(name="toy2d", input_shape=(2,), task="classification", n_classes=2, notes="two moons, noise 0.1")
+    return Dataset(info, xtr, y[tr], xte, y[te])
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise DatasetError(f"{path}: not an unsigned-byte IDX file")
+    shape = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def load_mnist(root: str | os.PathLike | None = None) -> Dataset:
+    """Real MNIST from IDX files already in ``root`` (default ``<cache>/mnist``); never downloads."""
+    base = Path(root) if root else cache_dir() / "mnist"
+    found = []
+    for name in MNIST_FILES:
+        cands = [base / name, base / (name + ".gz")]
+        hit = next((c for c in cands if c.exists()), None)
+        if hit is None:
+            raise DatasetError(f"mnist: {base / name}[.gz] not found; place the four IDX files in {base} "
+                               "(annbench never downloads data)")
+        found.append(_read_idx(hit))
+    xtr, ytr, xte, yte = found
+    xtr = (xtr.reshape(len(xtr), -1) / 255.0).astype(np.float32)
+    xte = (xte.reshape(len(xte), -1) / 255.0).astype(np.float32)
+    side = int(round(np.sqrt(xtr.shape[1])))
+    info = DataInfo(name="mnist", input_shape=(xtr.shape[1],), task="classification", n_classes=10,
+                    image_shape=(side, side), sequence_shape=(side, side), notes=f"MNIST IDX from {base}, pixels / 255")
+    return Dataset(info, xtr, ytr.astype(np.int64), xte, yte.astype(np.int64))
+
+
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    "digits": lambda **kw: load_digits(**kw),
+    "digits_binary": lambda **kw: load_digits(binarize=True, **kw),
+    "digits_unit": lambda **kw: load_digits(scale="unit", **kw),
+    "mnist1d": load_mnist1d,
+    "bars_stripes": load_bars_stripes,
+    "random_patterns": load_random_patterns,
+    "adding": load_adding,
+    "toy2d": load_toy2d,
+    "mnist": load_mnist,
+}
+
+# Options each dataset accepts in a benchmark's ``data:`` mapping (validated by the config).
+OPTIONS: dict[str, dict[str, type]] = {
+    "digits": {}, "digits_binary": {}, "digits_unit": {}, "mnist1d": {},
+    "bars_stripes": {"n": int},
+    "random_patterns": {"n_units": int, "n_patterns": int},
+    "adding": {"length": int, "n_train": int, "n_test": int},
+    "toy2d": {"n": int},
+    "mnist": {"root": str},
+}
+
+
+def load(name: str, **options) -> Dataset:
+    """Load dataset ``name`` with its options; raises DatasetError naming what is allowed."""
+    if name not in LOADERS:
+        raise DatasetError(f"unknown dataset {name!r}; allowed: {', '.join(sorted(LOADERS))}")
+    return LOADERS[name](**options)

@@ -1,0 +1,34 @@
+"""scikit-learn helper: numpy/scipy on the CPU."""
+from __future__ import annotations
+
+from importlib import metadata
+
+import sklearn  # noqa: F401
+
+from harness.frameworks import _common
+
+
+def version() -> str:
+    return metadata.version("scikit-learn")
+
+
+def setup(threads: int, seed: int) -> dict:
+    _common.limit_blas(threads)
+    _common.seed_python(seed)
+    return {"blas": _common.blas_threads()}
+
+
+def device_available(device: str) -> str | None:
+    return None if device == "cpu" else "scikit-learn has no GPU support"
+
+
+def sync(device: str) -> None:
+    pass  # numpy is synchronous
+
+
+def reset_gpu_peak() -> None:
+    pass
+
+
+def gpu_peak_mb() -> float | None:
+    return None

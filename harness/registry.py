@@ -1,0 +1,99 @@
+"""Finds implementations by file name, without importing them.
+
+``architectures/<arch>/fw_<framework>.py`` present -> implemented, unless the file assigns a
+module-level ``UNSUPPORTED = "reason"`` (read with ``ast``, never executed) -> unsupported.
+No file -> missing (not implemented yet).
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "architectures"
+
+# Framework ids (configs, file names, records) and the module that must be importable for each.
+FRAMEWORK_MODULES: dict[str, str] = {
+    "torch": "torch",
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "flax": "flax",
+    "autograd": "autograd",
+    "sklearn": "sklearn",
+    "theano": "pytensor",  # Theano lives on as PyTensor
+    "minisom": "minisom",
+}
+FRAMEWORKS: tuple[str, ...] = tuple(FRAMEWORK_MODULES)
+DISTRIBUTIONS: dict[str, str] = {
+    "torch": "torch", "tensorflow": "tensorflow-cpu", "jax": "jax", "flax": "flax", "autograd": "autograd",
+    "sklearn": "scikit-learn", "theano": "pytensor", "minisom": "minisom",
+}
+DISPLAY: dict[str, str] = {"theano": "theano (PyTensor)"}
+
+
+@dataclass(frozen=True)
+class Implementation:
+    architecture: str
+    framework: str
+    status: str  # implemented | unsupported | missing
+    reason: str | None
+    path: Path
+
+
+def architectures() -> list[str]:
+    """Architecture ids: folders under architectures/ that hold a spec.py."""
+    return sorted(p.parent.name for p in ROOT.glob("*/spec.py") if not p.parent.name.startswith("_"))
+
+
+@lru_cache(maxsize=None)
+def _unsupported_reason(path: Path) -> str | None:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        for t in targets:
+            if isinstance(t, ast.Name) and t.id == "UNSUPPORTED":
+                value = getattr(node, "value", None)
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    return value.value
+                return "declared unsupported"
+    return None
+
+
+def implementation(architecture: str, framework: str) -> Implementation:
+    path = ROOT / architecture / f"fw_{framework}.py"
+    if not path.exists():
+        return Implementation(architecture, framework, "missing", f"not implemented (no {path.relative_to(ROOT.parent)})", path)
+    reason = _unsupported_reason(path)
+    if reason is not None:
+        return Implementation(architecture, framework, "unsupported", reason, path)
+    return Implementation(architecture, framework, "implemented", None, path)
+
+
+def matrix() -> list[Implementation]:
+    return [implementation(a, f) for a in architectures() for f in FRAMEWORKS]
+
+
+def installed(framework: str) -> bool:
+    """Whether the framework's module can be found (found, not imported)."""
+    try:
+        return importlib.util.find_spec(FRAMEWORK_MODULES[framework]) is not None
+    except (ValueError, ModuleNotFoundError):
+        return False
+
+
+def version(framework: str) -> str | None:
+    """Installed distribution version, read from metadata without importing the framework."""
+    from importlib import metadata
+
+    names = [DISTRIBUTIONS[framework], FRAMEWORK_MODULES[framework]]
+    if framework == "tensorflow":
+        names.insert(1, "tensorflow")
+    for n in names:
+        try:
+            return metadata.version(n)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
