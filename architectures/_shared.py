@@ -89,3 +89,8 @@ def reference_steps(loss: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarra
         grads = fd_gradient(lambda ww: loss({**w, **ww}, x, y), sub)
         w, state = apply_update(w, grads, train, state)
     return w
+
+
+class Unsupported(Exception):
+    """Raised by an adapter for a configuration its framework cannot express (e.g. tied weights in
+    scikit-learn's MLPRegressor). The worker records the job as ``unsupported`` with this message."""
