@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,9 +43,23 @@ class Implementation:
     path: Path
 
 
+def roots() -> list[Path]:
+    """architectures/ plus any ANNBENCH_EXTRA_ARCHITECTURES directories (tests use that)."""
+    extra = [Path(p) for p in os.environ.get("ANNBENCH_EXTRA_ARCHITECTURES", "").split(os.pathsep) if p]
+    return [ROOT, *extra]
+
+
+def _folder(architecture: str) -> Path:
+    for root in roots():
+        if (root / architecture / "spec.py").exists():
+            return root / architecture
+    return ROOT / architecture
+
+
 def architectures() -> list[str]:
-    """Architecture ids: folders under architectures/ that hold a spec.py."""
-    return sorted(p.parent.name for p in ROOT.glob("*/spec.py") if not p.parent.name.startswith("_"))
+    """Architecture ids: folders that hold a spec.py (names starting with _ are private)."""
+    return sorted({p.parent.name for root in roots() for p in root.glob("*/spec.py")
+                   if not p.parent.name.startswith("_")})
 
 
 @lru_cache(maxsize=None)
@@ -63,9 +78,9 @@ def _unsupported_reason(path: Path) -> str | None:
 
 
 def implementation(architecture: str, framework: str) -> Implementation:
-    path = ROOT / architecture / f"fw_{framework}.py"
+    path = _folder(architecture) / f"fw_{framework}.py"
     if not path.exists():
-        return Implementation(architecture, framework, "missing", f"not implemented (no {path.relative_to(ROOT.parent)})", path)
+        return Implementation(architecture, framework, "missing", f"not implemented (no {architecture}/fw_{framework}.py)", path)
     reason = _unsupported_reason(path)
     if reason is not None:
         return Implementation(architecture, framework, "unsupported", reason, path)

@@ -1,0 +1,45 @@
+# annbench: `make bench` and `make test` work on a fresh clone (they create .venv themselves).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.annbench-installed
+CONFIG ?= configs/default.yaml
+JOBS ?= 2
+
+.PHONY: setup bench quick test report lint clean faults help
+
+help:
+	@echo "make bench   - run $(CONFIG) and print the report path (sets up .venv if needed)"
+	@echo "make test    - run the test suite (sets up .venv if needed)"
+	@echo "make quick   - seconds-long smoke run (configs/quick.yaml)"
+	@echo "make report RUN=results/<dir> - rebuild a report"
+	@echo "make lint    - ruff"
+
+# Reinstall when the dependency declarations change. torch is pinned exactly in pyproject and
+# constraints: a looser spec makes pip pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+bench: $(STAMP)
+	$(VENV)/bin/annbench run $(CONFIG)
+
+quick: $(STAMP)
+	$(VENV)/bin/annbench run configs/quick.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
+
+report: $(STAMP)
+	@test -n "$(RUN)" || (echo "usage: make report RUN=results/<run dir>"; exit 2)
+	$(VENV)/bin/annbench report $(RUN)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check harness architectures tests benchmarks
+
+clean:
+	rm -rf results .pytest_cache

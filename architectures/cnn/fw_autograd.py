@@ -1,0 +1,156 @@
+"""CNN in autograd: convolution as im2col (strided slices, one concatenate, one dot) and max-pool as
+reshape + one-hot selection, all in autograd.numpy; autograd.value_and_grad; optimizers in numpy.
+
+autograd has no convolution or pooling primitives; slicing, concatenate, reshape and dot all have
+vector-Jacobian products, so the gradient is autograd's own.
+"""
+from __future__ import annotations
+
+import itertools
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import value_and_grad
+from autograd.scipy.special import logsumexp
+from autograd.tracer import getval
+
+from architectures.cnn import spec
+
+
+def _relu(z):
+    # not anp.maximum: autograd splits its gradient 0.5/0.5 at z == 0; the other frameworks use
+    # relu'(0) = 0, which this where() gives too
+    return anp.where(z > 0, z, 0.0)
+
+
+ACT = {"relu": _relu, "tanh": anp.tanh}
+
+
+def conv(h, kernel, bias, stride: int, padding: int):
+    """h (N, *S, cin), kernel (*K, cin, cout) -> (N, *S', cout) by im2col.
+
+    The patch matrix (N, *S', prod(K) * cin) is built from one strided slice per kernel offset,
+    in row-major offset order then channel: exactly ``kernel.reshape(-1, cout)``'s row order."""
+    d = kernel.ndim - 2
+    if padding:
+        h = anp.pad(h, [(0, 0)] + [(padding, padding)] * d + [(0, 0)])
+    out = [(n - k) // stride + 1 for n, k in zip(h.shape[1:-1], kernel.shape[:d])]
+    cols = [h[(slice(None),) + tuple(slice(o, o + stride * (n - 1) + 1, stride) for o, n in zip(off, out))]
+            for off in itertools.product(*(range(k) for k in kernel.shape[:d]))]
+    patches = anp.concatenate(cols, axis=-1)
+    return anp.dot(patches, anp.reshape(kernel, (-1, kernel.shape[-1]))) + bias
+
+
+def max_pool(h, p: int):
+    """(N, *S, C) -> (N, *(S // p), C), window = stride = p, flooring. The max is picked by a
+    one-hot of the window's first argmax, so at ties the gradient goes to that element only (like
+    PyTorch/XLA), not split among the tied ones as autograd's own max would."""
+    d, c = h.ndim - 2, h.shape[-1]
+    out = [n // p for n in h.shape[1:-1]]
+    h = h[(slice(None),) + tuple(slice(0, o * p) for o in out)]
+    h = anp.reshape(h, (h.shape[0], *[v for o in out for v in (o, p)], c))
+    order = (0, *range(1, 2 * d, 2), 2 * d + 1, *range(2, 2 * d + 1, 2))  # (N, *out, C, *window)
+    win = anp.reshape(anp.transpose(h, order), (h.shape[0], *out, c, p ** d))
+    first = np.argmax(getval(win), axis=-1)  # the choice itself carries no gradient
+    return anp.sum(win * (np.arange(p ** d) == first[..., None]), axis=-1)
+
+
+def forward(params: dict, x, model, spatial: tuple[int, ...]):
+    """x (N, prod(spatial)) -> logits (N, classes); params holds the canonical names and layout."""
+    act = ACT[model.activation]
+    h = anp.reshape(x, (x.shape[0], *spatial, 1))
+    for i, c in enumerate(model.conv):
+        h = act(conv(h, params[f"conv{i}.kernel"], params[f"conv{i}.bias"], c.stride, c.padding))
+        if c.pool > 1:
+            h = max_pool(h, c.pool)
+    h = anp.reshape(h, (h.shape[0], -1))  # channels-last flatten: the canonical order
+    n_dense = len(model.dense) + 1
+    for j in range(n_dense):
+        h = anp.dot(h, params[f"dense{j}.kernel"]) + params[f"dense{j}.bias"]
+        if j < n_dense - 1:
+            h = act(h)
+    return h
+
+
+class SGD:
+    """harness/optim.py sgd in place on float32 arrays: v <- momentum v + g; w <- w - lr v."""
+
+    def __init__(self, params: dict[str, np.ndarray], train):
+        self.lr, self.momentum = np.float32(train.lr), np.float32(train.momentum)
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        for k, p in params.items():
+            v = self.v[k]
+            v *= self.momentum
+            v += grads[k]
+            p -= self.lr * v
+
+
+class Adam:
+    """harness/optim.py adam in place on float32 arrays (eps outside the square root, PyTorch's)."""
+
+    def __init__(self, params: dict[str, np.ndarray], train):
+        self.train, self.t = train, 0
+        # float32 constants keep the moments float32; 1 - beta is formed in float64 first
+        self.b1, self.b2 = np.float32(train.beta1), np.float32(train.beta2)
+        self.a1, self.a2 = np.float32(1 - train.beta1), np.float32(1 - train.beta2)
+        self.lr, self.eps = np.float32(train.lr), np.float32(train.eps)
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        self.t += 1
+        c1 = np.float32(1 - self.train.beta1 ** self.t)
+        c2 = np.float32(1 - self.train.beta2 ** self.t)
+        for k, p in params.items():
+            g, m, v = grads[k], self.m[k], self.v[k]
+            m *= self.b1
+            m += self.a1 * g
+            v *= self.b2
+            v += self.a2 * g * g
+            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+
+class Adapter:
+    MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        spatial = spec.spatial_shape(info)
+
+        def loss_fn(params, x, y):
+            logits = forward(params, x, model, spatial)
+            logp = logits - logsumexp(logits, axis=1, keepdims=True)
+            return -anp.mean(logp[anp.arange(len(y)), y])
+
+        self._forward = lambda params, x: forward(params, x, model, spatial)
+        self._value_and_grad = value_and_grad(loss_fn)
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
+        ``dense{j}.kernel`` (in, out), ``dense{j}.bias`` (out,), float32."""
+        self.params = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
+        self.opt = (SGD if self.train.optimizer == "sgd" else Adam)(self.params, self.train)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Canonical names -> float32 numpy copies."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
+        xs = np.asarray(xb.reshape(xb.shape[0], xb.shape[1], -1), dtype=np.float32)
+        total = 0.0
+        for x, y in zip(xs, yb):
+            loss, grads = self._value_and_grad(self.params, x, y)
+            self.opt.step(self.params, grads)
+            total += float(loss)
+        return total / len(xs)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, *input_shape) -> logits (N, classes)."""
+        return np.asarray(self._forward(self.params, np.asarray(x.reshape(len(x), -1), dtype=np.float32)))
+
+    def sync(self) -> None:
+        pass  # numpy is synchronous

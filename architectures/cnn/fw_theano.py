@@ -1,0 +1,179 @@
+"""CNN in Theano, through PyTensor: float32 shared variables and symbolic graphs compiled once.
+
+PyTensor 3 dropped Theano's neural-network conv2d/pool_2d ops (``pytensor.tensor.signal`` only has
+scipy-style single-signal convolutions), so the convolution is written as im2col (strided slices,
+one join, one dot) and max-pool as reshape + one-hot selection; PyTensor differentiates both.
+Sizes are static (known from the spec), so every reshape is concrete.
+Modes: ``step`` compiles one train step as a ``pytensor.function`` with ``updates=`` and calls it
+per batch (Theano's classic loop); ``epoch`` runs the same step inside a ``pytensor.scan``.
+Every constant is a numpy float32: PyTensor turns a Python float into float64 and would upcast.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.tensor.special import log_softmax
+
+from architectures._shared import Unsupported
+from architectures.cnn import spec
+from harness.frameworks.theano import device_available
+
+F32 = np.float32
+# switch, not maximum: relu'(0) = 0 as in the other frameworks
+ACT = {"relu": lambda z: pt.switch(z > 0, z, F32(0)), "tanh": pt.tanh}
+
+
+def conv(h, kernel, bias, layer, size: tuple[int, ...]):
+    """h (N, *size, cin), kernel (*K, cin, cout) -> (N, *S', cout) by im2col: one strided slice per
+    kernel offset (row-major, then channel) joined on the last axis = ``kernel.reshape(-1, cout)``."""
+    d, k, s, p = len(size), layer.kernel, layer.stride, layer.padding
+    if p:
+        padded = pt.zeros((h.shape[0], *[n + 2 * p for n in size], h.shape[-1]), dtype="float32")
+        h = pt.set_subtensor(padded[(slice(None),) + (slice(p, -p),) * d], h)
+    out = [spec.conv_size(n, layer) for n in size]
+    cols = [h[(slice(None),) + tuple(slice(o, o + s * (n - 1) + 1, s) for o, n in zip(off, out))]
+            for off in itertools.product(range(k), repeat=d)]
+    patches = pt.concatenate(cols, axis=-1)
+    return pt.dot(patches, kernel.reshape((-1, layer.channels))) + bias
+
+
+def max_pool(h, p: int, size: tuple[int, ...], channels: int):
+    """(N, *size, C) -> (N, *(size // p), C), window = stride = p, flooring. The max is picked by a
+    one-hot of the window's first argmax, so at ties the gradient goes to that element only (like
+    PyTorch/XLA); PyTensor's own max would give it to every tied element."""
+    d = len(size)
+    out = [n // p for n in size]
+    h = h[(slice(None),) + tuple(slice(0, o * p) for o in out)]
+    h = h.reshape((h.shape[0], *[v for o in out for v in (o, p)], channels))
+    order = (0, *range(1, 2 * d, 2), 2 * d + 1, *range(2, 2 * d + 1, 2))  # (N, *out, C, *window)
+    win = h.transpose(order).reshape((h.shape[0], *out, channels, p ** d))
+    first = pt.argmax(win, axis=-1)  # integer: no gradient flows through the choice
+    onehot = pt.cast(pt.eq(pt.arange(p ** d), first[..., None]), "float32")
+    return (win * onehot).sum(axis=-1)
+
+
+def forward(params: dict, x, model, info):
+    """params: canonical name -> symbolic; x (N, prod(input_shape)) -> logits (N, classes)."""
+    act, size = ACT[model.activation], spec.spatial_shape(info)
+    h = x.reshape((x.shape[0], *size, 1))
+    for i, (c, (conv_out, pooled)) in enumerate(zip(model.conv, spec.block_shapes(model, info))):
+        h = act(conv(h, params[f"conv{i}.kernel"], params[f"conv{i}.bias"], c, size))
+        if c.pool > 1:
+            h = max_pool(h, c.pool, conv_out, c.channels)
+        size = pooled
+    h = h.reshape((h.shape[0], -1))  # channels-last flatten: the canonical order
+    n_dense = len(model.dense) + 1
+    for j in range(n_dense):
+        h = pt.dot(h, params[f"dense{j}.kernel"]) + params[f"dense{j}.bias"]
+        if j < n_dense - 1:
+            h = act(h)
+    return h
+
+
+def xent(logits, y):
+    """Mean softmax cross-entropy of int labels y (N,)."""
+    return -log_softmax(logits, axis=-1)[pt.arange(y.shape[0]), y].mean()
+
+
+class Optimizer:
+    """harness/optim.py as symbolic updates. State: sgd [velocities]; adam [m..., v..., t]."""
+
+    def __init__(self, train):
+        self.train = train
+
+    def init_state(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        zeros = [np.zeros_like(w) for w in weights]
+        if self.train.optimizer == "sgd":
+            return zeros
+        return [*zeros, *[np.zeros_like(w) for w in weights], np.int64(0)]
+
+    def update(self, params: list, grads: list, state: list) -> tuple[list, list]:
+        """Symbolic (new params, new state) from symbolic params, grads and state."""
+        tr = self.train
+        if tr.optimizer == "sgd":
+            new_vel = [F32(tr.momentum) * v + g for v, g in zip(state, grads)]
+            return [w - F32(tr.lr) * v for w, v in zip(params, new_vel)], new_vel
+        n = len(params)
+        ms, vs, t = state[:n], state[n:2 * n], state[-1] + 1
+        b1, b2 = F32(tr.beta1), F32(tr.beta2)
+        # bias corrections in float64, like the reference, then float32 for the update
+        c1 = pt.cast(1 - np.float64(tr.beta1) ** t, "float32")
+        c2 = pt.cast(1 - np.float64(tr.beta2) ** t, "float32")
+        new_m = [b1 * m + (F32(1) - b1) * g for m, g in zip(ms, grads)]
+        new_v = [b2 * v + (F32(1) - b2) * g * g for v, g in zip(vs, grads)]
+        new_w = [w - F32(tr.lr) * (m / c1) / (pt.sqrt(v / c2) + F32(tr.eps))
+                 for w, m, v in zip(params, new_m, new_v)]
+        return new_w, [*new_m, *new_v, t]
+
+
+class Adapter:
+    MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        if (reason := device_available(device)) is not None:
+            raise Unsupported(reason)
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.opt = Optimizer(train)
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
+        ``dense{j}.kernel`` (in, out), ``dense{j}.bias`` (out,)."""
+        self.names = list(spec.weight_shapes(self.model, self.info))
+        w = [np.asarray(weights[k], np.float32) for k in self.names]
+        self.params = [pytensor.shared(a.copy(), name=k) for k, a in zip(self.names, w)]
+        self.state = [pytensor.shared(s) for s in self.opt.init_state(w)]
+        x = pt.matrix("x", dtype="float32")
+        self._predict = pytensor.function([x], self._forward(self.params, x))
+        self._train = self._compile_epoch() if self.mode == "epoch" else self._compile_step()
+
+    def _forward(self, params: list, x):
+        return forward(dict(zip(self.names, params)), x, self.model, self.info)
+
+    def _train_step(self, params: list, state: list, x, y) -> tuple:
+        """Symbolic one optimizer step: (loss, new params, new state)."""
+        loss = xent(self._forward(params, x), y)
+        new_params, new_state = self.opt.update(params, pytensor.grad(loss, params), state)
+        return loss, new_params, new_state
+
+    def _compile_step(self) -> pytensor.compile.Function:
+        """f(x (B, features), y (B,)) -> loss; updates weights and state in place."""
+        x, y = pt.matrix("x", dtype="float32"), pt.vector("y", dtype="int64")
+        loss, new_p, new_s = self._train_step(self.params, self.state, x, y)
+        updates = list(zip(self.params + self.state, new_p + new_s))
+        return pytensor.function([x, y], loss, updates=updates)
+
+    def _compile_epoch(self) -> pytensor.compile.Function:
+        """f(xs (steps, B, features), ys (steps, B)) -> mean loss, scanning over the steps."""
+        xs, ys = pt.tensor3("xs", dtype="float32"), pt.matrix("ys", dtype="int64")
+        n_p = len(self.params)
+
+        def body(x, y, *carry):
+            loss, new_p, new_s = self._train_step(list(carry[:n_p]), list(carry[n_p:]), x, y)
+            return [*new_p, *new_s, loss]
+
+        shared = self.params + self.state
+        outs = pytensor.scan(body, sequences=[xs, ys], outputs_info=[*shared, None], return_updates=False)
+        updates = [(s, o[-1]) for s, o in zip(shared, outs[:-1])]  # keep only the last step's values
+        return pytensor.function([xs, ys], outs[-1].mean(), updates=updates)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(p.get_value(), dtype=np.float32) for k, p in zip(self.names, self.params)}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
+        xs = np.ascontiguousarray(xb.reshape(xb.shape[0], xb.shape[1], -1), dtype=np.float32)
+        ys = np.ascontiguousarray(yb, dtype=np.int64)
+        if self.mode == "epoch":
+            return float(self._train(xs, ys))
+        return float(np.mean([self._train(x, y) for x, y in zip(xs, ys)]))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, *input_shape) -> logits (N, classes)."""
+        return self._predict(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32))
+
+    def sync(self) -> None:
+        """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""

@@ -1,0 +1,125 @@
+"""RNN in PyTorch: nn.RNN / nn.GRU (batch_first) + nn.Linear head, torch.optim, eager per-step loop."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from architectures.rnn.spec import directions
+from harness.frameworks.torch import sync as _sync
+from harness.frameworks.torch import torch_device
+
+SUFFIX = {"fw": "", "bw": "_reverse"}  # torch's parameter-name suffix per direction
+
+
+def make_optimizer(params, train) -> torch.optim.Optimizer:
+    """The canonical optimizers (harness/optim.py) are PyTorch's definitions."""
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
+    return torch.optim.Adam(params, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps)
+
+
+def _torch_names(model) -> dict[str, str]:
+    """torch parameter name -> canonical name (torch stores kernels as (G*H, in): transposed)."""
+    names = {}
+    for layer in range(model.layers):
+        for d in directions(model):
+            s, p = f"l{layer}{SUFFIX[d]}", f"rnn{layer}.{d}."
+            names[f"weight_ih_{s}"] = p + "w_ih"
+            names[f"weight_hh_{s}"] = p + "w_hh"
+            names[f"bias_ih_{s}"] = p + ("b" if model.cell == "simple" else "b_ih")
+            if model.cell == "gru":
+                names[f"bias_hh_{s}"] = p + "b_hh"
+    return names
+
+
+class Net(nn.Module):
+    def __init__(self, model, features: int, n_out: int):
+        super().__init__()
+        kind = nn.RNN if model.cell == "simple" else nn.GRU
+        extra = {"nonlinearity": "tanh"} if model.cell == "simple" else {}
+        self.rnn = kind(features, model.hidden, num_layers=model.layers, batch_first=True,
+                        bidirectional=model.bidirectional, **extra)
+        self.head = nn.Linear(len(directions(model)) * model.hidden, n_out)
+        self.hidden, self.readout, self.bidirectional = model.hidden, model.readout, model.bidirectional
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, T, F) -> (N, out)."""
+        hs, _ = self.rnn(x)  # (N, T, D*H), bw outputs already in the original time order
+        if self.readout == "mean":
+            feat = hs.mean(dim=1)
+        elif self.bidirectional:
+            feat = torch.cat([hs[:, -1, :self.hidden], hs[:, 0, self.hidden:]], dim=1)
+        else:
+            feat = hs[:, -1]
+        return self.head(feat)
+
+
+class Adapter:
+    MODES = ("step",)  # step = eager per-step loop, PyTorch's standard way
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = torch_device(device)
+        self.classify = info.task == "classification"
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
+        out = weights["head.bias"].shape[0]
+        self.net = Net(self.model, self.info.sequence_shape[1], out)
+        self.names = _torch_names(self.model)
+        params = dict(self.net.rnn.named_parameters())
+        with torch.no_grad():
+            for tname, cname in self.names.items():
+                w = weights[cname]
+                params[tname].copy_(torch.from_numpy(np.ascontiguousarray(w.T if w.ndim == 2 else w)))
+            if self.model.cell == "simple":
+                # the single canonical bias lives in bias_ih: bias_hh stays a frozen zero
+                for tname, p in params.items():
+                    if tname.startswith("bias_hh"):
+                        p.zero_()
+                        p.requires_grad_(False)
+            self.net.head.weight.copy_(torch.from_numpy(np.ascontiguousarray(weights["head.kernel"].T)))
+            self.net.head.bias.copy_(torch.from_numpy(weights["head.bias"]))
+        self.net.to(self.dev)
+        self.opt = make_optimizer([p for p in self.net.parameters() if p.requires_grad], self.train)
+        self.loss_fn = nn.CrossEntropyLoss() if self.classify else nn.MSELoss()
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        params = dict(self.net.rnn.named_parameters())
+        out = {}
+        for tname, cname in self.names.items():
+            w = params[tname].detach().cpu().numpy()
+            out[cname] = (w.T if w.ndim == 2 else w).astype(np.float32).copy()
+        out["head.kernel"] = self.net.head.weight.detach().cpu().numpy().T.astype(np.float32).copy()
+        out["head.bias"] = self.net.head.bias.detach().cpu().numpy().astype(np.float32).copy()
+        return out
+
+    def _seq(self, x: np.ndarray) -> torch.Tensor:
+        """(..., steps*features) -> (..., steps, features) tensor on the device."""
+        steps, features = self.info.sequence_shape
+        return torch.from_numpy(np.ascontiguousarray(x.reshape(*x.shape[:-1], steps, features))).to(self.dev)
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
+        x = self._seq(xb)
+        y = torch.from_numpy(yb.astype(np.int64) if self.classify else yb.astype(np.float32)).to(self.dev)
+        self.net.train()
+        total = torch.zeros((), device=self.dev)
+        for i in range(x.shape[0]):
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.net(x[i]), y[i])
+            loss.backward()
+            self.opt.step()
+            total += loss.detach()  # accumulate on device: no per-step host sync
+        return float(total.item() / x.shape[0])
+
+    @torch.no_grad()
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
+        self.net.eval()
+        return self.net(self._seq(x)).cpu().numpy()
+
+    def sync(self) -> None:
+        _sync(self.device)

@@ -1,0 +1,69 @@
+"""pandas aggregation of records into per-benchmark tables (median over repeats + spread)."""
+from __future__ import annotations
+
+import importlib
+
+import pandas as pd
+
+from harness.report.stats import summary
+
+# (column, record path, label, unit, higher_is_better)
+COLUMNS = [
+    ("epoch_s", ("timing", "epoch_s"), "steady epoch", "s", False),
+    ("first_epoch_s", ("timing", "first_epoch_s"), "first epoch", "s", False),
+    ("train_s", ("timing", "train_s"), "train total", "s", False),
+    ("infer_per_s", ("timing", "infer_per_s"), "inference", "ex/s", True),
+    ("rss_peak_mb", ("memory", "rss_peak_mb"), "peak RSS", "MB", False),
+    ("import_s", ("timing", "import_s"), "import", "s", False),
+]
+
+
+def frame(records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        row = {k: r.get(k) for k in ("benchmark", "architecture", "dataset", "framework", "mode", "device",
+                                      "repeat", "seed", "status", "error", "params")}
+        for col, (sec, key), *_ in COLUMNS:
+            row[col] = (r.get(sec) or {}).get(key)
+        for k, v in (r.get("metrics") or {}).items():
+            if isinstance(v, (int, float)) or v is None:
+                row[f"m.{k}"] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metric_names(arch: str, df: pd.DataFrame) -> list[str]:
+    """The architecture's contract metrics that appear in the records, primary first."""
+    try:
+        spec = importlib.import_module(f"architectures.{arch}.spec")
+        names = [getattr(spec, "PRIMARY", None), *getattr(spec, "METRICS", ())]
+    except ImportError:
+        names = []
+    present = [c[2:] for c in df.columns if c.startswith("m.")]
+    out = []
+    for n in names + present:
+        if n and n in present and n not in out and df[f"m.{n}"].notna().any():
+            out.append(n)
+    return out[:4]
+
+
+def higher_is_better(arch: str, metric: str) -> bool:
+    if metric in ("loss", "mse", "recon_mse", "recon_error", "quantization_error", "topographic_error"):
+        return False
+    return True
+
+
+def table(df: pd.DataFrame, arch: str) -> tuple[list[str], list[dict]]:
+    """One row per (framework, mode, device) of ok records: summaries of metrics and timings."""
+    ok = df[df.status == "ok"]
+    metrics = metric_names(arch, ok) if len(ok) else []
+    rows = []
+    for (fw, mode, dev), g in ok.groupby(["framework", "mode", "device"], sort=True):
+        row = {"framework": fw, "mode": mode, "device": dev, "n": len(g),
+               "params": int(g.params.dropna().iloc[0]) if g.params.notna().any() else None}
+        for m in metrics:
+            row[m] = summary(g[f"m.{m}"].tolist())
+        for col, *_ in COLUMNS:
+            row[col] = summary(g[col].tolist())
+        rows.append(row)
+    return metrics, rows

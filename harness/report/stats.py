@@ -1,0 +1,36 @@
+"""Small statistics over repeats: median, IQR, bootstrap CI of the median. numpy only."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def summary(values, n_boot: int = 2000, seed: int = 0) -> dict:
+    """median, q1, q3, iqr, rel_iqr, bootstrap 95% CI of the median, n; NaN/None dropped."""
+    v = np.array([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return {"n": 0, "median": None, "q1": None, "q3": None, "iqr": None, "rel_iqr": None, "ci": None}
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    ci = None
+    if v.size >= 3:
+        rng = np.random.default_rng(seed)
+        meds = np.median(rng.choice(v, size=(n_boot, v.size), replace=True), axis=1)
+        ci = [float(np.percentile(meds, 2.5)), float(np.percentile(meds, 97.5))]
+    rel = float((q3 - q1) / abs(med)) if med else None
+    return {"n": int(v.size), "median": float(med), "q1": float(q1), "q3": float(q3), "iqr": float(q3 - q1),
+            "rel_iqr": rel, "ci": ci}
+
+
+def ratio_ci(a, b, n_boot: int = 2000, seed: int = 0) -> dict | None:
+    """Ratio of medians a/b with a bootstrap 95% CI (resampling each side independently)."""
+    a = np.array([x for x in a if x is not None and np.isfinite(x)], dtype=float)
+    b = np.array([x for x in b if x is not None and np.isfinite(x)], dtype=float)
+    if a.size == 0 or b.size == 0 or np.median(b) == 0:
+        return None
+    r = float(np.median(a) / np.median(b))
+    if a.size < 3 or b.size < 3:
+        return {"ratio": r, "ci": None}
+    rng = np.random.default_rng(seed)
+    ra = np.median(rng.choice(a, size=(n_boot, a.size)), axis=1)
+    rb = np.median(rng.choice(b, size=(n_boot, b.size)), axis=1)
+    rs = ra / rb
+    return {"ratio": r, "ci": [float(np.percentile(rs, 2.5)), float(np.percentile(rs, 97.5))]}

@@ -1,0 +1,218 @@
+"""Runs each job in a fresh subprocess with a timeout and a memory cap; appends its record at once.
+
+The parent never imports a framework. Per job: thread variables set in the child's environment
+before its interpreter starts (so they hold before any framework import), CPU jobs see no GPU,
+JAX/TF GPU preallocation is off (so their peak memory means something), the child's output goes
+to ``<out>/logs/<job>.log``, and the record is appended and fsynced the moment the job ends.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness import results
+from harness.config import RunConfig
+from harness.plan import Job, expand
+
+REPO = Path(__file__).resolve().parent.parent
+POLL_S = 0.05
+
+
+def thread_env(threads: int, device: str) -> dict[str, str]:
+    """Environment that pins every framework's pools to ``threads`` before import."""
+    n = str(threads)
+    env = {k: n for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
+                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                          "TF_NUM_INTEROP_THREADS")}
+    env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                        f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
+                        f" intra_op_parallelism_threads={threads}").strip()
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                "TF_FORCE_GPU_ALLOW_GROWTH": "true", "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"})
+    if device == "cpu":
+        env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
+    return env
+
+
+def default_out_dir(name: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return REPO / "results" / f"{name}-{stamp}"
+
+
+def safe_name(job_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", job_id.replace("/", "__"))
+
+
+@dataclass
+class Outcome:
+    record: dict
+    log: Path
+
+
+def _tree_rss_mb(pid: int) -> float:
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for q in procs:
+        try:
+            total += q.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def _crash_reason(code: int, log: Path) -> str:
+    if code < 0:
+        try:
+            what = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            what = f"killed by signal {-code}"
+    else:
+        what = f"worker exited with code {code} before writing a result"
+    last = _last_line(log)
+    return f"{what}; last output: {last}" if last else what
+
+
+def run_one(job: Job, out_dir: Path, python: str = sys.executable) -> Outcome:
+    """Run ``job`` in a fresh process; always returns a record (ok, failed, timeout, skipped...)."""
+    jd = job.to_dict()
+    log = out_dir / "logs" / f"{safe_name(job.job_id)}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if job.preset_status:
+        return Outcome(results.make_record(jd, job.preset_status, job.preset_reason), log)
+    with tempfile.TemporaryDirectory(prefix="annbench-job-") as tmp:
+        job_file, res_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_file.write_text(json.dumps(jd))
+        env = {**os.environ, **thread_env(job.threads, job.device)}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        start = time.monotonic()
+        with open(log, "wb") as lf:
+            proc = subprocess.Popen([python, "-m", "harness.worker", str(job_file), str(res_file)],
+                                    stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env, cwd=str(REPO), start_new_session=True)
+            status, reason, peak = _watch(proc, job)
+        wall = time.monotonic() - start
+        if status is None and res_file.exists():
+            try:
+                rec = json.loads(res_file.read_text())
+            except ValueError as e:
+                rec = results.make_record(jd, "failed", f"unreadable result: {e}")
+        elif status is None:
+            rec = results.make_record(jd, "failed", _crash_reason(proc.returncode, log))
+        else:
+            rec = results.make_record(jd, status, reason)
+    rec["wall_s"] = wall
+    rec["log"] = str(log.relative_to(out_dir))
+    if peak:
+        rec.setdefault("memory", {})["tree_rss_peak_mb_sampled"] = peak
+    return Outcome(rec, log)
+
+
+def _watch(proc: subprocess.Popen, job: Job) -> tuple[str | None, str | None, float]:
+    """Wait for the child, enforcing timeout and memory cap; returns (status, reason, peak MB)."""
+    deadline = time.monotonic() + job.timeout_s
+    peak, tick = 0.0, 0
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            _kill_group(proc)
+            return "timeout", f"timed out after {job.timeout_s:g} s (timeout_s)", peak
+        tick += 1
+        if tick % 2 == 0:  # every 0.1 s
+            rss = _tree_rss_mb(proc.pid)
+            peak = max(peak, rss)
+            if rss > job.memory_limit_mb:
+                _kill_group(proc)
+                return "failed", f"memory limit exceeded: {rss:.0f} MB > {job.memory_limit_mb} MB (memory_limit_mb)", peak
+        time.sleep(POLL_S)
+    return None, None, peak
+
+
+def prepare_data(cfg: RunConfig) -> None:
+    """Load/generate every dataset once in the parent (MNIST-1D is generated and cached here)."""
+    from harness import datasets
+
+    seen = set()
+    for b in cfg.benchmarks:
+        key = (b.dataset, json.dumps(b.data, sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            datasets.load(b.dataset, **b.data)
+
+
+def done_ids(out_dir: Path) -> tuple[set[str], list[str]]:
+    """Job ids that already have a record (for --resume), and any torn-line problems found."""
+    path = out_dir / "results.jsonl"
+    problems = results.repair(path) if path.exists() else []
+    res = results.read(path)
+    return {r.get("job_id") for r in res.records if r.get("job_id")}, problems
+
+
+def write_config(cfg: RunConfig, out_dir: Path) -> None:
+    path = out_dir / "config.json"
+    if not path.exists():
+        path.write_text(json.dumps(cfg.model_dump(), indent=1))
+
+
+def run(cfg: RunConfig, out_dir: Path, *, resume: bool = False, architectures: list[str] | None = None,
+        frameworks: list[str] | None = None, benchmarks: list[str] | None = None, progress=None,
+        on_record=None) -> Path:
+    """Execute the plan into ``out_dir``; returns the results.jsonl path."""
+    from harness import envinfo
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_id = out_dir.name
+    jobs = expand(cfg, run_id, architectures, frameworks, benchmarks)
+    finished, problems = done_ids(out_dir) if resume else (set(), [])
+    for p in problems:
+        print(f"warning: {p} (dropped; the job will run again)", file=sys.stderr)
+    write_config(cfg, out_dir)
+    env_path = out_dir / "env.json"
+    if not env_path.exists():
+        envinfo.write(env_path, cfg)
+    prepare_data(cfg)
+    todo = [j for j in jobs if j.job_id not in finished]
+    res_path = out_dir / "results.jsonl"
+    if progress:
+        progress.start(len(todo), len(jobs) - len(todo))
+    for job in todo:
+        if progress:
+            progress.job_started(job)
+        outcome = run_one(job, out_dir)
+        results.append(res_path, outcome.record)
+        if progress:
+            progress.job_done(job, outcome.record)
+        if on_record:
+            on_record(outcome.record)
+    if progress:
+        progress.stop()
+    return res_path

@@ -1,0 +1,163 @@
+"""Child process entry: one job, measured phase by phase, written as one result JSON.
+
+Usage (by the runner): ``python -m harness.worker JOB.json RESULT.json``. Thread environment
+variables are already set by the runner before this interpreter started; the framework is
+imported here, timed, and told its thread count through its own API.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from harness import measure, results
+from harness.batching import epoch_batches, epoch_permutation
+
+INFER_WARMUP, INFER_REPEATS = 3, 20
+
+
+class Diverged(RuntimeError):
+    pass
+
+
+def _versions(helper, fw: str) -> dict:
+    import platform
+
+    return {fw: helper.version(), "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _epoch(spec, data, train, model, seed: int, epoch: int):
+    perm = epoch_permutation(len(data.x_train), seed, epoch)
+    if hasattr(spec, "make_epoch"):
+        rng = np.random.default_rng([seed, epoch, 0x5EED])
+        return spec.make_epoch(data.x_train, data.y_train, train.batch_size, perm, model, rng)
+    return epoch_batches(data.x_train, data.y_train, train.batch_size, perm)
+
+
+def _primary(spec, metrics: dict) -> float | None:
+    for key in (getattr(spec, "PRIMARY", None), *getattr(spec, "METRICS", ())):
+        if key in metrics and metrics[key] is not None:
+            return metrics[key]
+    return None
+
+
+def _infer(adapter, x: np.ndarray, batch: int) -> tuple[float, float]:
+    """Median latency (ms) of predicting one batch, and examples per second at that median."""
+    xb = x[: min(batch, len(x))]
+
+    def call():
+        out = adapter.predict(xb)  # returns numpy: the host fetch is the sync
+        adapter.sync()
+        return out
+
+    times = measure.time_repeated(call, INFER_REPEATS, INFER_WARMUP)
+    med = float(np.median(times))
+    return med * 1e3, len(xb) / med
+
+
+def run_job(job: dict) -> dict:
+    from harness import datasets
+    from harness.config import TrainConfig
+
+    fw, arch = job["framework"], job["architecture"]
+    t0 = measure.now()
+    from harness.frameworks import helper as fw_helper
+
+    helper = fw_helper(fw)  # imports the framework
+    adapter_mod = importlib.import_module(f"architectures.{arch}.fw_{fw}")
+    import_s = measure.now() - t0
+    thread_info = helper.setup(job["threads"], job["seed"])
+    versions = _versions(helper, fw)
+    base = {"timing": {"import_s": import_s}, "threads": {"requested": job["threads"], "actual": thread_info},
+            "versions": versions}
+
+    reason = helper.device_available(job["device"])
+    if reason:
+        return results.make_record(job, "skipped", reason, **base)
+    Adapter = adapter_mod.Adapter
+    if job["mode"] not in Adapter.MODES:
+        return results.make_record(job, "unsupported", f"{fw} {arch} has no '{job['mode']}' mode "
+                                   f"(has: {', '.join(Adapter.MODES)})", **base)
+
+    spec = importlib.import_module(f"architectures.{arch}.spec")
+    data = datasets.load(job["dataset"], **job["data"])
+    model = spec.Model(**job["model"])
+    train = TrainConfig(**job["train"])
+    weights = spec.init_weights(model, data.info, np.random.default_rng([job["seed"], 0x1A17]))
+    params = spec.param_count(model, data.info)
+    flops = spec.flops_per_example(model, data.info)
+    rss_base = measure.rss_mb()
+    base.update(params=params, flops_per_example=flops,
+                extra={"data_fingerprint": data.fingerprint(), "notes": getattr(Adapter, "NOTES", ""),
+                       "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test))})
+
+    from architectures._shared import Unsupported
+
+    helper.reset_gpu_peak()
+    with measure.PeakRSS() as peak:
+        t = measure.now()
+        try:
+            adapter = Adapter(model, data.info, train, mode=job["mode"], device=job["device"], seed=job["seed"])
+            adapter.build(weights)
+        except Unsupported as e:
+            return results.make_record(job, "unsupported", str(e), **base)
+        adapter.sync()
+        build_s = measure.now() - t
+
+        curve, epoch_times = [], []
+        train_start = measure.now()
+        for epoch in range(train.epochs):
+            xb, yb = _epoch(spec, data, train, model, job["seed"], epoch)
+            t = measure.now()
+            loss = adapter.train_epoch(xb, yb)
+            adapter.sync()
+            dt = measure.now() - t
+            epoch_times.append(dt)
+            if loss is None or not math.isfinite(loss):
+                raise Diverged(f"diverged: training loss {loss} at epoch {epoch + 1}")
+            m = spec.evaluate(adapter, data.x_test, data.y_test, model)  # untimed: outside dt
+            curve.append({"epoch": epoch + 1, "loss": float(loss), "metric": _primary(spec, m),
+                          "seconds": float(sum(epoch_times))})
+        train_s = measure.now() - train_start
+        t = measure.now()
+        metrics = spec.evaluate(adapter, data.x_test, data.y_test, model)
+        eval_s = measure.now() - t
+    infer_ms, infer_per_s = _infer(adapter, data.x_test, train.batch_size)
+    steady = epoch_times[1:] or epoch_times
+    timing = {"import_s": import_s, "build_s": build_s, "first_epoch_s": epoch_times[0],
+              "epoch_s": float(np.median(steady)), "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))),
+              "epochs_timed": len(steady), "train_s": train_s, "eval_s": eval_s,
+              "infer_ms": infer_ms, "infer_per_s": infer_per_s}
+    memory = {"rss_base_mb": rss_base, "rss_peak_mb": peak.peak_mb, "gpu_peak_mb": helper.gpu_peak_mb(),
+              "rss_method": peak.method}
+    extra = dict(base.pop("extra"))
+    if hasattr(spec, "extras"):  # per-architecture extras for the report (e.g. gradient norms)
+        extra.update(spec.extras(adapter, data, model, weights))
+    base["timing"] = timing
+    return results.make_record(job, "ok", None, metrics=metrics, curve=curve, memory=memory, extra=extra, **base)
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(Path(argv[1]).read_text())
+    out = Path(argv[2])
+    try:
+        rec = run_job(job)
+    except Diverged as e:
+        rec = results.make_record(job, "failed", str(e))
+    except Exception as e:  # one line for the record, the traceback for the job's log
+        traceback.print_exc(file=sys.stderr)
+        rec = results.make_record(job, "failed", f"{type(e).__name__}: {e}")
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec))
+    tmp.replace(out)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,88 @@
+"""CNN-specific checks beyond the shared set (whose check case is 2-D, square, stride 1).
+
+Here every installed framework meets the numpy reference on the 1-D path (strides, pools that
+drop a remainder, two conv blocks, tanh) and on a non-square image, plus one training epoch on
+the 1-D path in every mode an adapter declares; and the spec's geometry helpers are checked directly.
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+from architectures._shared import reference_steps
+from architectures.cnn import spec
+from harness import registry
+from harness.batching import epoch_batches
+from harness.config import TrainConfig
+from harness.datasets import DataInfo
+
+FWS = [f for f in registry.FRAMEWORKS if registry.implementation("cnn", f).status == "implemented"]
+MODEL_1D = spec.Model(conv=[spec.ConvLayer(channels=3, kernel=3, stride=2, padding=1, pool=2),
+                            spec.ConvLayer(channels=2, kernel=2)], dense=[4], activation="tanh")
+INFO_1D = DataInfo(name="check1d", input_shape=(13,), task="classification", n_classes=3, sequence_shape=(13, 1))
+MODEL_2D = spec.Model(conv=[spec.ConvLayer(channels=2, kernel=3, padding=1, pool=2),
+                            spec.ConvLayer(channels=3, kernel=2, stride=2)], dense=[])
+INFO_2D = DataInfo(name="check2d", input_shape=(35,), task="classification", n_classes=3, image_shape=(5, 7))
+
+
+def _module(fw):
+    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
+    from harness.frameworks import helper
+
+    helper(fw).setup(2, 0)
+    return importlib.import_module(f"architectures.cnn.fw_{fw}")
+
+
+def _make(fw, model, info, train=None, mode="step"):
+    mod = _module(fw)
+    weights = spec.init_weights(model, info, np.random.default_rng(1))
+    train = train or TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9)
+    ad = mod.Adapter(model, info, train, mode=mode, device="cpu", seed=0)
+    ad.build({k: v.copy() for k, v in weights.items()})
+    return ad, weights
+
+
+def _x(info, n=6):
+    return np.random.default_rng(3).normal(size=(n, *info.input_shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("fw", FWS)
+def test_forward_1d_matches_reference(fw):
+    ad, w = _make(fw, MODEL_1D, INFO_1D)
+    x = _x(INFO_1D)
+    np.testing.assert_allclose(ad.predict(x), spec.forward(w, x, MODEL_1D), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fw", FWS)
+def test_forward_non_square_image_matches_reference(fw):
+    ad, w = _make(fw, MODEL_2D, INFO_2D)
+    x = _x(INFO_2D)
+    ref = spec.forward(w, x.reshape(len(x), *INFO_2D.image_shape), MODEL_2D)  # the reference reads flat as square
+    np.testing.assert_allclose(ad.predict(x), ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fw", FWS)
+def test_train_epoch_1d_matches_reference(fw):
+    """Every declared mode: the shared set runs only ``step``."""
+    train = TrainConfig(optimizer="adam", lr=0.01)
+    x, y = _x(INFO_1D, 8), np.random.default_rng(4).integers(0, 3, 8)
+    xb, yb = epoch_batches(x, y, 4, np.arange(8))
+    for mode in _module(fw).Adapter.MODES:
+        ad, w = _make(fw, MODEL_1D, INFO_1D, train, mode)
+        ad.train_epoch(xb, yb)
+        ref = reference_steps(lambda ww, xx, yy: spec.loss(ww, xx, yy, MODEL_1D), w, xb, yb, train)
+        got = ad.get_weights()
+        for k in w:
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=2e-5, err_msg=f"{k} ({mode})")
+
+
+def test_geometry_and_validate():
+    assert spec.block_shapes(MODEL_1D, INFO_1D) == [((7,), (3,)), ((2,), (2,))]
+    assert spec.flat_size(MODEL_2D, INFO_2D) == 3  # (5, 7) -> pool (2, 3) -> stride-2 k2 (1, 1) x 3
+    assert spec.validate(MODEL_1D, INFO_1D, None) is None
+    big = spec.Model(conv=[spec.ConvLayer(channels=2, kernel=16)])
+    assert spec.validate(big, INFO_1D, None).startswith("model.conv[0].kernel:")
+    pooled = spec.Model(conv=[spec.ConvLayer(channels=2, kernel=3, pool=4), spec.ConvLayer(channels=2, kernel=1, pool=4)])
+    assert spec.validate(pooled, INFO_1D, None).startswith("model.conv[1].pool:")

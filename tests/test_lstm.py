@@ -1,0 +1,78 @@
+"""LSTM variants beyond the shared check case, on every implemented framework.
+
+The shared check set (test_adapters.py) covers the bidirectional, 2-layer, mean-readout classifier;
+here: unidirectional, ``last`` readout (one and two directions) and the regression (adding) shape,
+each against the numpy reference forward and one reference epoch (finite differences).
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+from architectures import _shared
+from architectures.lstm import spec
+from harness import registry
+from harness.batching import epoch_batches
+from harness.config import TrainConfig
+from harness.datasets import DataInfo
+from harness.optim import OptState, apply_update
+
+FWS = [i.framework for i in registry.matrix() if i.architecture == "lstm" and i.status == "implemented"]
+
+CLS = DataInfo(name="cls", input_shape=(10,), task="classification", n_classes=3, sequence_shape=(5, 2))
+REG = DataInfo(name="adding", input_shape=(10,), task="regression", n_outputs=1, sequence_shape=(5, 2))
+VARIANTS = {
+    "uni-last": (spec.Model(hidden=3, readout="last"), CLS, TrainConfig(optimizer="adam", lr=0.01)),
+    "bi-last": (spec.Model(hidden=3, bidirectional=True, readout="last", forget_bias_init=0.5), CLS,
+                TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9)),
+    "reg-2layer": (spec.Model(hidden=3, layers=2, readout="last"), REG, TrainConfig(optimizer="adam", lr=0.01)),
+    "reg-bi-mean": (spec.Model(hidden=2, bidirectional=True, readout="mean"), REG,
+                    TrainConfig(optimizer="sgd", lr=0.1, momentum=0.5)),
+}
+
+
+def _data(info: DataInfo) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(8, *info.input_shape)).astype(np.float32)
+    if info.task == "regression":
+        return x, rng.normal(size=(8, info.n_outputs)).astype(np.float32)
+    return x, rng.integers(0, info.n_classes, 8)
+
+
+def _reference_epoch(w0, xb, yb, model, train):
+    """Finite-difference gradients + the reference optimizer; also the mean of the per-step losses."""
+    w, state, losses = {k: v.astype(np.float64) for k, v in w0.items()}, OptState(), []
+    for xx, yy in zip(xb, yb):
+        losses.append(spec.loss(w, xx, yy, model))
+        grads = _shared.fd_gradient(lambda ww: spec.loss(ww, xx, yy, model), w)
+        w, state = apply_update(w, grads, train, state)
+    return w, float(np.mean(losses))
+
+
+@pytest.mark.parametrize("fw", FWS)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variant_matches_reference(variant, fw):
+    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
+    from harness.frameworks import helper
+
+    helper(fw).setup(2, 0)
+    model, info, train = VARIANTS[variant]
+    x, y = _data(info)
+    w0 = spec.init_weights(model, info, np.random.default_rng(0))
+    mod = importlib.import_module(f"architectures.lstm.fw_{fw}")
+    ad = mod.Adapter(model, info, train, mode="step", device="cpu", seed=0)
+    ad.build({k: v.copy() for k, v in w0.items()})
+
+    out = ad.predict(x)
+    np.testing.assert_allclose(out, spec.forward(w0, x, model), rtol=1e-4, atol=1e-5)
+
+    xb, yb = epoch_batches(x, y, 4, np.arange(len(x)))
+    loss = ad.train_epoch(xb, yb)
+    ref_w, ref_loss = _reference_epoch(w0, xb, yb, model, train)
+    assert isinstance(loss, float)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-4, atol=1e-5)
+    got = ad.get_weights()
+    for k in w0:
+        np.testing.assert_allclose(got[k], ref_w[k], rtol=1e-4, atol=2e-5, err_msg=f"{k} ({variant}, {fw})")

@@ -1,0 +1,136 @@
+"""End to end: config -> fresh process per job -> records -> report; faults; kill -9 and resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import registry, results
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEVEN = ["torch", "tensorflow", "jax", "flax", "autograd", "sklearn", "theano"]
+
+
+def _annbench(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def _write(tmp_path: Path, cfg: dict) -> Path:
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+@pytest.mark.slow
+def test_end_to_end_mlp_all_frameworks(tmp_path):
+    cfg = {"name": "e2e", "repeats": 1, "frameworks": SEVEN, "timeout_s": 300,
+           "benchmarks": [{"name": "mlp-<tiny>", "architecture": "mlp", "dataset": "digits",
+                           "model": {"hidden": [16]}, "train": {"epochs": 3, "batch_size": 64, "lr": 0.01}}]}
+    # the name with <> is illegal: check it is refused, then use a legal one
+    p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(tmp_path / "bad"))
+    assert p.returncode == 2 and "benchmarks[0].name" in p.stderr
+    cfg["benchmarks"][0]["name"] = "mlp-tiny"
+    out = tmp_path / "run"
+    p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"report: {out / 'report.html'}" in p.stdout
+    recs = results.read(out / "results.jsonl").records
+    assert len(recs) == 7
+    for r in recs:
+        assert set(results.FIELDS) <= set(r), r["framework"]
+        if not registry.installed(r["framework"]):
+            assert r["status"] == "skipped"
+            continue
+        assert r["status"] == "ok", (r["framework"], r["error"])
+        assert r["metrics"]["accuracy"] > 0.5
+        assert len(r["curve"]) == 3 and r["params"] == 64 * 16 + 16 + 16 * 10 + 10
+        t = r["timing"]
+        assert all(t[k] is not None and t[k] > 0 for k in results.TIMING_KEYS)
+        assert r["memory"]["rss_peak_mb"] >= r["memory"]["rss_base_mb"] * 0.5 > 0
+        assert r["threads"]["requested"] == 2 and r["versions"][r["framework"]]
+    assert len({r["extra"]["data_fingerprint"] for r in recs if r["status"] == "ok"}) == 1
+    env = json.loads((out / "env.json").read_text())
+    for k in ("cpu", "cores_logical", "memory_gb", "gpus", "os", "python", "frameworks", "git_commit",
+              "config_hash", "gemm_peak"):
+        assert k in env, k
+    html = (out / "report.html").read_text()
+    assert "mlp-tiny" in html and "<script" not in html.lower()
+    assert "data:image/png;base64," in html
+
+
+FAULTS = ["segfault", "exit", "hang", "oom", "nan", "raise"]
+EXPECT = {"segfault": ("failed", "SIGSEGV"), "exit": ("failed", "code 3"), "hang": ("timeout", "timed out"),
+          "oom": ("failed", "memory limit exceeded"), "nan": ("failed", "diverged"),
+          "raise": ("failed", "RuntimeError: injected failure")}
+
+
+def _fault_config() -> dict:
+    small = {"model": {"hidden": [8]}, "train": {"epochs": 3, "batch_size": 64, "lr": 0.01}}
+    benches = []
+    for f in FAULTS:
+        benches.append({"name": f"fault-{f}", "architecture": "faults", "frameworks": ["autograd"],
+                        "timeout_s": 20, **small, "model": {"hidden": [8], "fault": f}})
+        benches.append({"name": f"good-after-{f}", "architecture": "faults", "frameworks": ["autograd"], **small})
+    benches.append({"name": "import-fails", "architecture": "faults", "frameworks": ["sklearn"], **small})
+    return {"name": "faults", "repeats": 1, "memory_limit_mb": 700, "timeout_s": 120, "benchmarks": benches}
+
+
+@pytest.mark.slow
+def test_faults_are_recorded_and_the_run_goes_on(tmp_path):
+    out = tmp_path / "run"
+    env = {"ANNBENCH_EXTRA_ARCHITECTURES": str(FIXTURES)}
+    p = _annbench("run", str(_write(tmp_path, _fault_config())), "--out", str(out), env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    recs = {r["benchmark"]: r for r in results.read(out / "results.jsonl").records}
+    assert len(recs) == 2 * len(FAULTS) + 1
+    for f in FAULTS:
+        status, text = EXPECT[f]
+        r = recs[f"fault-{f}"]
+        assert r["status"] == status and text in r["error"], (f, r["status"], r["error"])
+        assert "\n" not in r["error"]
+        good = recs[f"good-after-{f}"]
+        assert good["status"] == "ok" and good["metrics"]["accuracy"] > 0.3
+    imp = recs["import-fails"]
+    assert imp["status"] == "failed" and "ModuleNotFoundError" in imp["error"]
+    html = (out / "report.html").read_text()
+    assert "&lt;b&gt;inside&lt;/b&gt;" in html and "<b>inside</b>" not in html
+    print(f"\nfault injection: {len(FAULTS) + 1} faults injected, {len(FAULTS)} good jobs survived, 0 records lost")
+
+
+@pytest.mark.slow
+def test_kill_minus_9_then_resume(tmp_path):
+    cfg = {"name": "resume", "repeats": 4, "frameworks": ["autograd"],
+           "benchmarks": [{"architecture": "mlp", "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 128}}]}
+    path, out = _write(tmp_path, cfg), tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    res = out / "results.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (res.exists() and res.read_text().count("\n") >= 1):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = results.read(res).records
+    assert 1 <= len(done) < 4
+    with open(res, "a") as f:
+        f.write('{"schema": "annbench.result/1", "benchmark": "mlp-dig')  # a torn last line
+    assert results.read(res).problems  # detected, not fatal
+    p = _annbench("report", str(out))
+    assert p.returncode == 0, p.stderr  # the report regenerates from what is there
+    p = _annbench("run", "--resume", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "torn last line" in p.stderr
+    final = results.read(res)
+    assert not final.problems
+    ids = [r["job_id"] for r in final.records]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 4, ids
+    assert [r["job_id"] for r in final.records[: len(done)]] == [r["job_id"] for r in done]  # nothing redone
