@@ -104,8 +104,10 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
             cfg = cfgmod.parse(json.loads((resume / "config.json").read_text()), str(resume / "config.json"))
     except cfgmod.ConfigError as e:
         fail(str(e))
-    if repeats:
+    if repeats:  # overrides the run's and every benchmark's repeats
         cfg.repeats = repeats
+        for b in cfg.benchmarks:
+            b.repeats = None
     fws, archs = _split(framework), _split(arch)
     for f in fws or []:
         if f not in registry.FRAMEWORKS:

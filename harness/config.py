@@ -54,6 +54,7 @@ class Benchmark(Strict):
     frameworks: list[str] | None = Field(None, min_length=1)
     modes: list[Literal["step", "epoch", "eager", "compiled"]] | None = Field(None, min_length=1)
     timeout_s: float | None = Field(None, gt=0, le=86_400)
+    repeats: int | None = Field(None, gt=0, le=1000)  # overrides the run's repeats for this benchmark
 
     @field_validator("architecture")
     @classmethod

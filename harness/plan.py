@@ -46,9 +46,12 @@ def expand(cfg: RunConfig, run: str, architectures: list[str] | None = None, fra
            benchmarks: list[str] | None = None) -> list[Job]:
     """All jobs of ``cfg``; the optional filters keep only the named architectures/frameworks/benchmarks."""
     jobs: list[Job] = []
-    for repeat in range(cfg.repeats):
+    most = max([cfg.repeats, *(b.repeats or 0 for b in cfg.benchmarks)])
+    for repeat in range(most):
         for i, b in enumerate(cfg.benchmarks):
             name = cfg.bench_name(i)
+            if repeat >= (b.repeats or cfg.repeats):
+                continue
             if architectures and b.architecture not in architectures:
                 continue
             if benchmarks and name not in benchmarks:

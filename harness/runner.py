@@ -58,6 +58,13 @@ class Outcome:
     log: Path
 
 
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def _tree_rss_mb(pid: int) -> float:
     import psutil
 
@@ -116,6 +123,7 @@ def run_one(job: Job, out_dir: Path, python: str = sys.executable) -> Outcome:
         env = {**os.environ, **thread_env(job.threads, job.device)}
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         start = time.monotonic()
+        load_before = _loadavg()
         with open(log, "wb") as lf:
             proc = subprocess.Popen([python, "-m", "harness.worker", str(job_file), str(res_file)],
                                     stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -132,6 +140,8 @@ def run_one(job: Job, out_dir: Path, python: str = sys.executable) -> Outcome:
         else:
             rec = results.make_record(jd, status, reason)
     rec["wall_s"] = wall
+    # Other work on the machine skews timings (OpenMP pools suffer most): keep the evidence.
+    rec["load_avg_1m"] = {"before": load_before, "after": _loadavg()}
     rec["log"] = str(log.relative_to(out_dir))
     if peak:
         rec.setdefault("memory", {})["tree_rss_peak_mb_sampled"] = peak

@@ -31,8 +31,8 @@ class Optimizer:
 
     def __init__(self, params: dict[str, np.ndarray], train):
         self.train, self.t = train, 0
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}  # SGD velocity / Adam second moment
+        self.m = {k: np.zeros_like(v) for k, v in params.items()} if train.optimizer == "adam" else {}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         tr = self.train

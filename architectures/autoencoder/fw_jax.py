@@ -50,12 +50,13 @@ class Adapter:
         def loss_fn(params, x, y):
             return jnp.mean((forward(params, x, model) - y) ** 2)
 
-        def step(params, opt_state, x, y):
-            loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        def step(params, opt_state, xs, ys, i):
+            # xs, ys: the whole epoch on device; a traced i slices inside the one compiled step
+            loss, grads = jax.value_and_grad(loss_fn)(params, xs[i], ys[i])
             updates, opt_state = tx.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state, loss
 
-        self._step = jax.jit(step)  # traced once: every batch has the same shape
+        self._step = jax.jit(step)  # traced once per epoch shape (the same every epoch)
         self._predict = jax.jit(lambda params, x: forward(params, x, model))
 
     def get_weights(self) -> dict[str, np.ndarray]:
@@ -67,7 +68,7 @@ class Adapter:
         y = jax.device_put(yb, self.dev)
         total = jnp.zeros((), jnp.float32)
         for i in range(x.shape[0]):
-            self.params, self.opt_state, loss = self._step(self.params, self.opt_state, x[i], y[i])
+            self.params, self.opt_state, loss = self._step(self.params, self.opt_state, x, y, i)
             total = total + loss  # stays on device: dispatch is async, no per-step host sync
         return float(total) / x.shape[0]
 

@@ -34,23 +34,25 @@ class Optimizer:
     def __init__(self, params: dict[str, tf.Variable], train):
         self.train = train
         self.t = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # float64: exact bias corrections
-        self.m = {k: tf.Variable(tf.zeros_like(v), trainable=False) for k, v in params.items()}
-        self.v = {k: tf.Variable(tf.zeros_like(v), trainable=False) for k, v in params.items()}
+        self.v = {k: tf.Variable(tf.zeros_like(v), trainable=False) for k, v in params.items()}  # velocity / 2nd moment
+        adam = train.optimizer == "adam"
+        self.m = {k: tf.Variable(tf.zeros_like(v), trainable=False) for k, v in params.items()} if adam else {}
 
     def apply(self, params: dict[str, tf.Variable], grads: dict[str, tf.Tensor]) -> None:
         tr = self.train
+        if tr.optimizer == "sgd":
+            for k, w in params.items():
+                v = self.v[k].assign(tr.momentum * self.v[k] + grads[k])
+                w.assign_sub(tr.lr * v)
+            return
         t = self.t.assign_add(1.0)
         bc1 = tf.cast(1 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
         bc2 = tf.cast(1 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
         for k, w in params.items():
             g = grads[k]
-            if tr.optimizer == "sgd":
-                v = self.v[k].assign(tr.momentum * self.v[k] + g)
-                w.assign_sub(tr.lr * v)
-            else:
-                m = self.m[k].assign(tr.beta1 * self.m[k] + (1 - tr.beta1) * g)
-                v = self.v[k].assign(tr.beta2 * self.v[k] + (1 - tr.beta2) * g * g)
-                w.assign_sub(tr.lr * (m / bc1) / (tf.sqrt(v / bc2) + tr.eps))
+            m = self.m[k].assign(tr.beta1 * self.m[k] + (1 - tr.beta1) * g)
+            v = self.v[k].assign(tr.beta2 * self.v[k] + (1 - tr.beta2) * g * g)
+            w.assign_sub(tr.lr * (m / bc1) / (tf.sqrt(v / bc2) + tr.eps))
 
 
 class Adapter:

@@ -17,6 +17,7 @@ Loss: mean over batch and features of the squared error between the output and t
 """
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -59,10 +60,10 @@ def encoder_sizes(model: Model, info: DataInfo) -> list[int]:
 def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     sizes = encoder_sizes(model, info)
     shapes: dict[str, tuple[int, ...]] = {}
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(pairwise(sizes)):
         shapes[f"enc{i}.kernel"] = (a, b)
         shapes[f"enc{i}.bias"] = (b,)
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(pairwise(sizes)):
         if not model.tied:
             shapes[f"dec{i}.kernel"] = (b, a)
         shapes[f"dec{i}.bias"] = (a,)
@@ -89,6 +90,10 @@ def decoder_kernel(weights: dict[str, np.ndarray], i: int, model: Model) -> np.n
     return weights[f"enc{i}.kernel"].T if model.tied else weights[f"dec{i}.kernel"]
 
 
+def output_activation(model: Model) -> str:
+    return "identity" if model.output == "linear" else "sigmoid"
+
+
 def forward(weights: dict[str, np.ndarray], x: np.ndarray, model: Model) -> np.ndarray:
     """Reference forward: x (N, *input_shape) -> reconstruction (N, D), computed in float64."""
     w = {k: np.asarray(v, np.float64) for k, v in weights.items()}
@@ -100,10 +105,6 @@ def forward(weights: dict[str, np.ndarray], x: np.ndarray, model: Model) -> np.n
         h = h @ decoder_kernel(w, i, model) + w[f"dec{i}.bias"]
         h = _shared.activation(model.activation if i > 0 else output_activation(model), h)
     return h
-
-
-def output_activation(model: Model) -> str:
-    return "identity" if model.output == "linear" else "sigmoid"
 
 
 def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Model) -> float:
@@ -126,8 +127,8 @@ def make_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarray, 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     """Analytic FLOPs (multiply-add = 2). Training ~ 3x forward (forward + two backward GEMMs)."""
     sizes = encoder_sizes(model, info)
-    enc = sum(2 * a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    dec = sum(2 * a * b + a for a, b in zip(sizes[:-1], sizes[1:]))
+    enc = sum(2 * a * b + b for a, b in pairwise(sizes))
+    dec = sum(2 * a * b + a for a, b in pairwise(sizes))
     return {"forward": int(enc + dec), "train": int(3 * (enc + dec))}
 
 

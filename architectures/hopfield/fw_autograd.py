@@ -69,7 +69,8 @@ class Adapter:
         return sign(anp.dot(pm1(x), self.W.T) + self.b)
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
-        """x (n, N) -> final states (n, N) +-1 after ``steps`` sync updates or async sweeps in ``order`` (steps, N)."""
+        """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or
+        ``steps`` asynchronous sweeps in ``order`` (steps, N) (mode "async")."""
         s = pm1(x)
         if mode == "sync":
             for _ in range(steps):

@@ -31,9 +31,9 @@ def zero_diagonal(w: jax.Array) -> jax.Array:
 class Hopfield(nnx.Module):
     """W (N, N) symmetric zero-diagonal couplings and b (N,) biases of +-1 units."""
 
-    def __init__(self, w: np.ndarray, b: np.ndarray, rule: str):
-        self.W = nnx.Param(jnp.asarray(w))
-        self.b = nnx.Param(jnp.asarray(b))
+    def __init__(self, w: jax.Array, b: jax.Array, rule: str):
+        self.W = nnx.Param(w)
+        self.b = nnx.Param(b)
         self.rule = rule
 
     def __call__(self, s: jax.Array) -> jax.Array:
@@ -112,9 +112,8 @@ class Adapter:
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (N, N) and ``b`` (N,), float32."""
-        with jax.default_device(self.dev):
-            self.net = Hopfield(np.asarray(weights["W"], np.float32), np.asarray(weights["b"], np.float32),
-                                self.model.rule)
+        w, b = (jax.device_put(np.asarray(weights[k], np.float32), self.dev) for k in ("W", "b"))
+        self.net = Hopfield(w, b, self.model.rule)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {"W": np.array(self.net.W[...], np.float32), "b": np.array(self.net.b[...], np.float32)}
@@ -135,7 +134,8 @@ class Adapter:
         return np.asarray(predict(self.net, self._put(x)))
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
-        """x (n, N) -> final states (n, N) +-1 after ``steps`` sync updates or async sweeps in ``order`` (steps, N)."""
+        """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or
+        ``steps`` asynchronous sweeps in ``order`` (steps, N) (mode "async")."""
         s = self._put(x)
         if mode == "sync":
             return np.asarray(recall_sync(self.net, s, jnp.int32(steps)))

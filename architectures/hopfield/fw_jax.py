@@ -118,7 +118,8 @@ class Adapter:
         return np.asarray(self._forward(self.W, self.b, self._put(x)))
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
-        """x (n, N) -> final states (n, N) +-1 after ``steps`` sync updates or async sweeps in ``order`` (steps, N)."""
+        """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or
+        ``steps`` asynchronous sweeps in ``order`` (steps, N) (mode "async")."""
         s = self._put(x)
         if mode == "sync":
             return np.asarray(self._sync(self.W, self.b, s, jnp.int32(steps)))

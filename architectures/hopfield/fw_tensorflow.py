@@ -43,7 +43,8 @@ class Adapter:
         self._async = tf.function(self._async_fn, input_signature=[states, tf.TensorSpec([None], tf.int32)])
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``W`` (N, N) and ``b`` (N,), float32 (assigned: the tf.functions keep their variables)."""
+        """weights: canonical ``W`` (N, N) and ``b`` (N,), float32; assigned, since the tf.functions hold
+        the variables."""
         self.W.assign(np.asarray(weights["W"], np.float32))
         self.b.assign(np.asarray(weights["b"], np.float32))
 
@@ -104,7 +105,8 @@ class Adapter:
         return self._forward(tf.constant(pm1(x))).numpy()
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
-        """x (n, N) -> final states (n, N) +-1 after ``steps`` sync updates or async sweeps in ``order`` (steps, N)."""
+        """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or
+        ``steps`` asynchronous sweeps in ``order`` (steps, N) (mode "async")."""
         s = tf.constant(pm1(x))
         if mode == "sync":
             return self._sync(s, tf.constant(steps, tf.int32)).numpy()

@@ -96,7 +96,8 @@ class Adapter:
         return np.asarray(self._forward(pm1(x)))
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
-        """x (n, N) -> final states (n, N) +-1 after ``steps`` sync updates or async sweeps in ``order`` (steps, N)."""
+        """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or
+        ``steps`` asynchronous sweeps in ``order`` (steps, N) (mode "async")."""
         if mode == "sync":
             return np.asarray(self._sync(pm1(x), np.int32(steps)))
         return np.asarray(self._async(pm1(x), np.asarray(order)[:steps].reshape(-1).astype(np.int32)))

@@ -2,7 +2,8 @@
 
 Storage and recall are matrix ops on float32 tensors; the sequential parts (Storkey's rule pattern by
 pattern, asynchronous unit updates) are Python loops of tensor ops, PyTorch's eager style. Async
-recall updates one unit for every example at once (the loop runs over units, not examples).
+recall updates one unit for every example at once (the loop runs over units, not examples) on the
+unit-major (N, n) state.
 """
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ class Adapter:
         return sign(self._tensor(x) @ self.W.T + self.b).cpu().numpy()
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
-        """x (n, N) -> final states (n, N) +-1 after ``steps`` sync updates or async sweeps in ``order`` (steps, N)."""
+        """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or
+        ``steps`` asynchronous sweeps in ``order`` (steps, N) (mode "async")."""
         s = self._tensor(x)
         if mode == "sync":
             for _ in range(steps):
@@ -81,10 +83,11 @@ class Adapter:
                 if torch.equal(new, s):  # a fixed point stays put: stopping early changes nothing
                     break
                 s = new
-        else:
-            for i in np.asarray(order)[:steps].reshape(-1).tolist():
-                s[:, i] = sign(s @ self.W[i] + self.b[i])
-        return s.cpu().numpy()
+            return s.cpu().numpy()
+        st = s.T.contiguous()  # (N, n): a unit's states are one contiguous row (a fast vector-matrix product)
+        for i in np.asarray(order)[:steps].reshape(-1).tolist():
+            st[i] = sign(self.W[i] @ st + self.b[i])
+        return st.T.cpu().numpy()
 
     def sync(self) -> None:
         _sync(self.device)

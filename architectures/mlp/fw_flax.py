@@ -54,9 +54,9 @@ def _train_step(model: MLP, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array
 
 
 @nnx.jit
-def _step_at(model: MLP, optimizer: nnx.Optimizer, xs: jax.Array, ys: jax.Array, i: jax.Array) -> jax.Array:
+def _step_at(model: MLP, optimizer: nnx.Optimizer, xs: jax.Array, ys: jax.Array, i: int) -> jax.Array:
     """One step on batch i of the epoch arrays: indexing inside the jit saves a dispatch per step,
-    and a traced (not static) i means one compilation for every step."""
+    and jit traces a Python int as a dynamic scalar, so one compilation serves every step."""
     return _train_step(model, optimizer, xs[i], ys[i])
 
 
@@ -94,8 +94,10 @@ class Adapter:
         # cached_partial skips NNX's per-call graph traversal of the model and optimizer
         self._step = nnx.cached_partial(_step_at, self.net, self.opt)
         self._epoch = nnx.cached_partial(_epoch, self.net, self.opt)
+        self._forward = nnx.cached_partial(_forward, self.net)
 
     def get_weights(self) -> dict[str, np.ndarray]:
+        """Canonical float32 copies: ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,)."""
         out = {}
         for i, lin in enumerate(self.net.layers):
             out[f"dense{i}.kernel"] = np.array(lin.kernel[...], dtype=np.float32)
@@ -113,7 +115,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, features) -> logits (N, classes)."""
-        return np.asarray(_forward(self.net, jax.device_put(x.reshape(len(x), -1), self.dev)))
+        return np.asarray(self._forward(jax.device_put(x.reshape(len(x), -1), self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.net))

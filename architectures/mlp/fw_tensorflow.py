@@ -97,6 +97,7 @@ class Adapter:
         return total / tf.cast(n, tf.float32)
 
     def get_weights(self) -> dict[str, np.ndarray]:
+        """Canonical float32 copies: ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,)."""
         out = {}
         for i, layer in enumerate(self.net.layers):
             out[f"dense{i}.kernel"] = np.array(layer.kernel.numpy(), dtype=np.float32)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.special import log_softmax
+from pytensor.gradient import zero_grad
 
-from architectures._shared import Unsupported
-from harness.frameworks.theano import device_available
-
-ACT = {"relu": lambda z: pt.maximum(z, 0), "tanh": pt.tanh, "sigmoid": pt.sigmoid}
 F32 = np.float32
+# Theano's own backend: C thunks run by the C VM (Theano's FAST_RUN). PyTensor 3 defaults to its
+# Numba backend instead, which JIT-compiles on the first call (inside the first timed epoch).
+PT_MODE = "CVM"
+
+# relu as a switch: its gradient at exactly 0 is 0, as in torch/TF/JAX (pt.maximum's is 1). Exact
+# zeros happen: a zero-initialised bias under an all-dead previous layer.
+ACT = {"relu": lambda z: pt.switch(z > 0, z, F32(0)), "tanh": pt.tanh, "sigmoid": pt.sigmoid}
 
 
 def forward(params: list, x, activation: str):
@@ -31,9 +34,16 @@ def forward(params: list, x, activation: str):
     return h
 
 
+def log_softmax(z):
+    """Row-wise log-softmax from elementwise ops and reductions, all C-implemented. PyTensor 3's own
+    LogSoftmax is an OpFromGraph that the C VM runs through Python with an inner Numba function."""
+    z = z - zero_grad(z.max(axis=-1, keepdims=True))  # the shift cancels: no gradient through it
+    return z - pt.log(pt.exp(z).sum(axis=-1, keepdims=True))
+
+
 def xent(logits, y):
     """Mean softmax cross-entropy of int labels y (N,)."""
-    return -log_softmax(logits, axis=-1)[pt.arange(y.shape[0]), y].mean()
+    return -log_softmax(logits)[pt.arange(y.shape[0]), y].mean()
 
 
 class Optimizer:
@@ -85,8 +95,6 @@ class Adapter:
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        if (reason := device_available(device)) is not None:
-            raise Unsupported(reason)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.opt = Optimizer(train)
 
@@ -97,7 +105,7 @@ class Adapter:
         self.params = [pytensor.shared(a.copy(), name=k) for k, a in zip(self.names, w)]
         self.state = [pytensor.shared(s) for s in self.opt.init_state(w)]
         x = pt.matrix("x", dtype="float32")
-        self._predict = pytensor.function([x], forward(self.params, x, self.model.activation))
+        self._predict = pytensor.function([x], forward(self.params, x, self.model.activation), mode=PT_MODE)
         self._train = self._compile_epoch() if self.mode == "epoch" else self._compile_step()
 
     def _compile_step(self) -> pytensor.compile.Function:
@@ -105,7 +113,7 @@ class Adapter:
         x, y = pt.matrix("x", dtype="float32"), pt.vector("y", dtype="int64")
         loss, new_p, new_s = train_step(self.params, self.state, x, y, self.opt, self.model.activation)
         updates = list(zip(self.params + self.state, new_p + new_s))
-        return pytensor.function([x, y], loss, updates=updates)
+        return pytensor.function([x, y], loss, updates=updates, mode=PT_MODE)
 
     def _compile_epoch(self) -> pytensor.compile.Function:
         """f(xs (steps, B, features), ys (steps, B)) -> mean loss, scanning over the steps."""
@@ -120,9 +128,10 @@ class Adapter:
         shared = self.params + self.state
         outs = pytensor.scan(body, sequences=[xs, ys], outputs_info=[*shared, None], return_updates=False)
         updates = [(s, o[-1]) for s, o in zip(shared, outs[:-1])]  # keep only the last step's values
-        return pytensor.function([xs, ys], outs[-1].mean(), updates=updates)
+        return pytensor.function([xs, ys], outs[-1].mean(), updates=updates, mode=PT_MODE)
 
     def get_weights(self) -> dict[str, np.ndarray]:
+        """Canonical float32 copies: ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,)."""
         return {k: np.array(p.get_value(), dtype=np.float32) for k, p in zip(self.names, self.params)}
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:

@@ -101,3 +101,65 @@ def check_case() -> dict:
         "batch_size": 4,
         "trains": [TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9), TrainConfig(optimizer="adam", lr=0.01)],
     }
+
+
+def gradients(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, np.ndarray]:
+    """Analytic backprop of the mean cross-entropy in numpy float64 (for gradient-norm diagnostics)."""
+    n_layers = len(model.hidden) + 1
+    hs = [np.asarray(x, np.float64).reshape(len(x), -1)]
+    zs = []
+    for i in range(n_layers):
+        z = hs[-1] @ np.asarray(weights[f"dense{i}.kernel"], np.float64) + weights[f"dense{i}.bias"]
+        zs.append(z)
+        hs.append(_shared.activation(model.activation, z) if i < n_layers - 1 else z)
+    p = np.exp(_shared.log_softmax(hs[-1]))
+    delta = p
+    delta[np.arange(len(y)), y] -= 1.0
+    delta /= len(y)
+    grads = {}
+    for i in reversed(range(n_layers)):
+        grads[f"dense{i}.kernel"] = hs[i].T @ delta
+        grads[f"dense{i}.bias"] = delta.sum(axis=0)
+        if i > 0:
+            delta = (delta @ np.asarray(weights[f"dense{i}.kernel"], np.float64).T) * _act_grad(model.activation, zs[i - 1])
+    return grads
+
+
+def _act_grad(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return (z > 0).astype(np.float64)
+    if name == "tanh":
+        return 1.0 - np.tanh(z) ** 2
+    s = 1.0 / (1.0 + np.exp(-z))
+    return s * (1.0 - s)
+
+
+def layer_grad_norms(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Model) -> list[float]:
+    """L2 norm of each dense layer's kernel gradient, input layer first."""
+    g = gradients(weights, x, y, model)
+    return [float(np.linalg.norm(g[f"dense{i}.kernel"])) for i in range(len(model.hidden) + 1)]
+
+
+def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
+    """Per-layer gradient norms at initialisation and after training, on the first 256 training
+    examples, computed in numpy from canonical weights: the vanishing-gradient diagnostic."""
+    x, y = data.x_train[:256], data.y_train[:256]
+    return {"grad_norms": {"init": layer_grad_norms(initial, x, y, model),
+                           "trained": layer_grad_norms(adapter.get_weights(), x, y, model)}}
+
+
+def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
+    """Gradient norm by layer (log scale), at init and after training, one line per framework."""
+    series = {}
+    for r in records:
+        gn = (r.get("extra") or {}).get("grad_norms")
+        if not gn or r.get("repeat") != 0:
+            continue
+        layers = list(range(1, len(gn["init"]) + 1))
+        if "init" not in series:
+            series["init (same for all)"] = (layers, gn["init"])
+        series[f"{r['framework']} {r['mode']} trained"] = (layers, gn["trained"])
+    if not series:
+        return []
+    return [("gradient norm by layer (vanishing gradients show as a fall towards layer 1)",
+             figures.lines("‖∂loss/∂W‖ per dense layer", series, "layer (1 = input side)", "gradient L2 norm", logy=True))]

@@ -1,8 +1,8 @@
 """RNN in Theano, through PyTensor: float32 shared variables, ``pytensor.scan`` over time, and one
 train step compiled once as a ``pytensor.function`` with ``updates=`` (Theano's classic loop).
 
-The bw direction scans with ``go_backwards=True``; its outputs come out last step first and are
-flipped back to the original time order. Every constant is a numpy float32: PyTensor turns a
+Both directions of a layer advance in one scan: the bw direction reads the time-reversed input
+projections and its outputs are flipped back to the original time order. Every constant is a numpy float32: PyTensor turns a
 Python float into float64 and would upcast.
 """
 from __future__ import annotations
@@ -19,38 +19,47 @@ from harness.frameworks.theano import device_available
 F32 = np.float32
 
 
-def _run_direction(p: dict, prefix: str, cell: str, n_h: int, xs, reverse: bool):
-    """xs (T, N, in) symbolic -> outputs (T, N, H) in the original time order."""
-    w_hh = p[prefix + "w_hh"]
-    # the input projection of every step is one GEMM outside the sequential loop
-    gi = pt.dot(xs, p[prefix + "w_ih"]) + p[prefix + ("b" if cell == "simple" else "b_ih")]
-    h0 = pt.zeros((xs.shape[1], n_h), dtype="float32")
-
+def _cell(cell: str, n_h: int, g, h, w_hh, b_hh=None):
+    """One step: g (N, G*H) precomputed input projection (+ input bias), h (N, H) -> h' (N, H)."""
     if cell == "simple":
-        def step(g, h, w_hh):
-            return pt.tanh(g + pt.dot(h, w_hh))
+        return pt.tanh(g + pt.dot(h, w_hh))
+    gh = pt.dot(h, w_hh) + b_hh
+    rz = pt.sigmoid(g[:, :2 * n_h] + gh[:, :2 * n_h])  # r and z in one elementwise op
+    r, z = rz[:, :n_h], rz[:, n_h:]
+    n = pt.tanh(g[:, 2 * n_h:] + r * gh[:, 2 * n_h:])
+    return (F32(1) - z) * n + z * h
 
-        non_seq = [w_hh]
-    else:
-        def step(g, h, w_hh, b_hh):
-            gh = pt.dot(h, w_hh) + b_hh
-            r = pt.sigmoid(g[:, :n_h] + gh[:, :n_h])
-            z = pt.sigmoid(g[:, n_h:2 * n_h] + gh[:, n_h:2 * n_h])
-            n = pt.tanh(g[:, 2 * n_h:] + r * gh[:, 2 * n_h:])
-            return (F32(1) - z) * n + z * h
 
-        non_seq = [w_hh, p[prefix + "b_hh"]]
-    out = pytensor.scan(step, sequences=[gi], outputs_info=[h0], non_sequences=non_seq,
-                        go_backwards=reverse, strict=True, return_updates=False)
-    return out[::-1] if reverse else out
+def _layer(p: dict, layer: int, model, xs):
+    """xs (T, N, in) symbolic -> outputs (T, N, D*H), [fw, bw] in the original time order.
+
+    Both directions advance in one scan (bw reads the time-reversed projections), which halves
+    the number of scans to compile and to run."""
+    dirs = directions(model)
+    bias = "b" if model.cell == "simple" else "b_ih"
+    recurrent = ["w_hh"] if model.cell == "simple" else ["w_hh", "b_hh"]
+    # the input projection of every step is one GEMM outside the sequential loop
+    seqs = [pt.dot(xs, p[f"rnn{layer}.{d}.w_ih"]) + p[f"rnn{layer}.{d}.{bias}"] for d in dirs]
+    seqs = [s[::-1] if d == "bw" else s for s, d in zip(seqs, dirs)]
+    weights = [p[f"rnn{layer}.{d}.{k}"] for d in dirs for k in recurrent]
+    h0 = pt.zeros((xs.shape[1], model.hidden), dtype="float32")
+    n_d, n_w = len(dirs), len(recurrent)
+
+    def step(*args):
+        gs, hs, ws = args[:n_d], args[n_d:2 * n_d], args[2 * n_d:]
+        return [_cell(model.cell, model.hidden, g, h, *ws[i * n_w:(i + 1) * n_w])
+                for i, (g, h) in enumerate(zip(gs, hs))]
+
+    outs = pytensor.scan(step, sequences=seqs, outputs_info=[h0] * n_d, non_sequences=weights,
+                         strict=True, return_list=True, return_updates=False)
+    return pt.concatenate([o[::-1] if d == "bw" else o for o, d in zip(outs, dirs)], axis=2)
 
 
 def forward(p: dict, x, model):
     """p: canonical name -> shared variable; x (N, T, F) symbolic -> (N, out)."""
     hs = x.dimshuffle(1, 0, 2)  # time-major for the scan
     for layer in range(model.layers):
-        hs = pt.concatenate([_run_direction(p, f"rnn{layer}.{d}.", model.cell, model.hidden, hs, d == "bw")
-                             for d in directions(model)], axis=2)
+        hs = _layer(p, layer, model, hs)
     if model.readout == "mean":
         feat = hs.mean(axis=0)
     elif model.bidirectional:

@@ -35,7 +35,7 @@ def fmt_num(v, unit: str = "") -> str:
     return str(v)
 
 
-def cell(s: dict, unit: str = "") -> dict:
+def cell(s: dict, unit: str = "", rank: bool = True) -> dict:
     """A table cell: the median, its spread (IQR) and a flag when the spread is too wide to rank."""
     if not s or s.get("median") is None:
         return {"text": "–", "spread": "", "wide": False, "title": "no data"}
@@ -45,7 +45,7 @@ def cell(s: dict, unit: str = "") -> dict:
     title = f"n={s['n']}"
     if s.get("ci"):
         title += f"; 95% CI of median [{fmt_num(s['ci'][0], unit)}, {fmt_num(s['ci'][1], unit)}]"
-    wide = bool(s["n"] > 1 and s.get("rel_iqr") is not None and s["rel_iqr"] > WIDE)
+    wide = bool(rank and s["n"] > 1 and s.get("rel_iqr") is not None and s["rel_iqr"] > WIDE)
     return {"text": fmt_num(s["median"], unit), "spread": spread, "wide": wide, "title": title}
 
 
@@ -69,7 +69,7 @@ def _bench_section(name: str, recs: list[dict], config: dict) -> dict:
         table_rows.append({
             "label": f"{registry.DISPLAY.get(r['framework'], r['framework'])}", "mode": r["mode"], "device": r["device"],
             "n": r["n"], "params": r["params"],
-            "metrics": [cell(r[m]) for m in metrics],
+            "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
             "timings": [cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
             "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
             if ratio else "–",
@@ -142,12 +142,15 @@ def build(out_dir: Path) -> Path:
     sections = [_bench_section(n, rs, bench_cfg.get(n, {})) for n, rs in by_bench.items()]
     problems = [r for r in res.records if r["status"] in ("failed", "timeout")]
     skipped = [r for r in res.records if r["status"] in ("skipped", "unsupported")]
+    loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
+    cores = env.get("cores_logical") or os.cpu_count() or 1
+    busy = {"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None
     jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
     html = jenv.get_template("template.html.j2").render(
         run=out_dir.name, env=env, config=config, sections=sections, matrix=_matrix(res.records),
         problems=problems, skipped=skipped, read_problems=res.problems,
         counts=dict(Counter(r["status"] for r in res.records)), total=len(res.records),
-        display=registry.DISPLAY, wide=WIDE)
+        display=registry.DISPLAY, wide=WIDE, busy=busy)
     path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
     tmp.write_text(html, encoding="utf-8")

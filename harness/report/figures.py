@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLORS = {"torch": "#ee4c2c", "tensorflow": "#ff8f00", "jax": "#5e97f6", "flax": "#1a237e", "autograd": "#7cb342",
           "sklearn": "#f7931e", "theano": "#8e24aa", "minisom": "#00897b"}
@@ -91,6 +92,7 @@ def lines(title: str, series: dict[str, tuple[list, list]], xlabel: str, ylabel:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if logy:
         ax.set_yscale("log")
     ax.legend(fontsize=7)

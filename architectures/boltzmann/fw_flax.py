@@ -1,0 +1,123 @@
+"""Boltzmann machine in Flax: an ``nnx.Module`` with ``W``/``b`` Params and the persistent chains as an
+nnx Variable, ``nnx.Optimizer`` and an ``nnx.jit`` train step.
+
+The AHS gradient is a difference of sampled statistics (no nnx.grad); it is wrapped as an
+``nnx.State`` of Params and applied with ``optimizer.update`` (optax.sgd/adam = harness/optim.py).
+Gibbs sweeps are a ``lax.scan`` over the flattened (sweep, unit) sequence; states are unit-major (n, B).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from harness.frameworks.jax import jax_device
+
+
+def make_optimizer(train) -> optax.GradientTransformation:
+    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
+    if train.optimizer == "sgd":
+        return optax.sgd(train.lr, momentum=train.momentum)
+    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+
+
+class Chains(nnx.Variable):
+    """Persistent negative-phase states (n, B): model state that no optimizer touches."""
+
+
+class BoltzmannMachine(nnx.Module):
+    """n = V + H fully connected binary units: W (n, n) symmetric zero-diagonal, b (n,)."""
+
+    def __init__(self, w: jax.Array, b: jax.Array, model, nv: int):
+        self.W, self.b = nnx.Param(w), nnx.Param(b)
+        self.chains = Chains(jnp.zeros((w.shape[0], 0), w.dtype))  # sized on the first epoch
+        self.k, self.h, self.nv = model.gibbs_steps, model.hidden, nv
+        self.persistent, self.weight_decay = model.persistent, model.weight_decay
+
+    def __call__(self, s: jax.Array) -> jax.Array:
+        """Gibbs conditionals p(s_i = 1 | s_-i) for full states s (N, n)."""
+        return jax.nn.sigmoid(s @ self.W[...] + self.b[...])
+
+    def sweeps(self, s: jax.Array, units: jax.Array, u: jax.Array) -> jax.Array:
+        """Sequential Gibbs updates of s (n, B): units (steps,) in order, u (steps, B) their uniforms."""
+        w, b = self.W[...], self.b[...]
+
+        def one(s, iu):
+            i, ui = iu
+            return s.at[i].set((ui < jax.nn.sigmoid(w[i] @ s + b[i])).astype(s.dtype)), None
+
+        return jax.lax.scan(one, s, (units, u))[0]
+
+    def energy(self, s: jax.Array) -> jax.Array:
+        """Mean energy over the columns of s (n, B)."""
+        return jnp.mean(-0.5 * jnp.sum((self.W[...] @ s) * s, axis=0) - self.b[...] @ s)
+
+    def phases(self, v: jax.Array, u: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Positive and negative states (n, B) for visibles v (B, V) and uniforms u (B, noise)."""
+        k, h, n = self.k, self.h, self.W.shape[0]
+        pos = jnp.concatenate([v.T, jnp.zeros((h, v.shape[0]), v.dtype)])
+        pos = self.sweeps(pos, jnp.tile(jnp.arange(self.nv, n), k), u[:, : k * h].T)
+        start = self.chains[...] if self.persistent else pos
+        neg = self.sweeps(start, jnp.tile(jnp.arange(n), k), u[:, k * h:].T)
+        self.chains[...] = neg
+        return pos, neg
+
+
+@nnx.jit
+def train_step(bm: BoltzmannMachine, optimizer: nnx.Optimizer, total: jax.Array, xs: jax.Array,
+               us: jax.Array, i: jax.Array) -> jax.Array:
+    """One batch xs[i] (B, V) with uniforms us[i]: AHS update of the Params; returns total + energy gap."""
+    pos, neg = bm.phases(xs[i], us[i])
+    gap = bm.energy(pos) - bm.energy(neg)
+    n, batch = pos.shape
+    grad_w = -(pos @ pos.T - neg @ neg.T) / batch + bm.weight_decay * bm.W[...]
+    grads = nnx.State({"W": nnx.Param(grad_w * (1.0 - jnp.eye(n, dtype=grad_w.dtype))),
+                       "b": nnx.Param(-(pos.sum(1) - neg.sum(1)) / batch)})
+    optimizer.update(bm, grads)
+    return total + gap
+
+
+predict = nnx.jit(lambda bm, s: bm(s))
+
+
+class Adapter:
+    MODES = ("step",)
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = jax_device(device)
+        self.nv = int(np.prod(info.input_shape))
+        self.n = self.nv + model.hidden
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
+        w, b = (jax.device_put(np.asarray(weights[k], np.float32), self.dev) for k in ("W", "b"))
+        self.bm = BoltzmannMachine(w, b, self.model, self.nv)
+        self.optimizer = nnx.Optimizer(self.bm, make_optimizer(self.train), wrt=nnx.Param)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {"W": np.array(self.bm.W[...], np.float32), "b": np.array(self.bm.b[...], np.float32)}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
+        steps, batch = xb.shape[:2]
+        xs = jax.device_put(np.asarray(xb, np.float32).reshape(steps, batch, -1), self.dev)
+        us = jax.device_put(np.asarray(yb, np.float32), self.dev)
+        if self.bm.chains.shape[1] != batch:  # first epoch after build: all-zero chains
+            self.bm.chains = Chains(jax.device_put(np.zeros((self.n, batch), np.float32), self.dev))
+        total = jax.device_put(np.float32(0), self.dev)
+        for i in range(steps):
+            total = train_step(self.bm, self.optimizer, total, xs, us, i)
+        return float(total) / steps  # the only host fetch of the epoch
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
+        flat = np.asarray(x, np.float32).reshape(len(x), -1)
+        s = np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))
+        return np.asarray(predict(self.bm, jax.device_put(s, self.dev)))
+
+    def sync(self) -> None:
+        jax.block_until_ready(nnx.state(self.bm))

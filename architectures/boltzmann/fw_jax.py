@@ -1,0 +1,106 @@
+"""Boltzmann machine in JAX: a {W, b} pytree, jitted Gibbs phases, optax on the AHS gradient.
+
+Sequential Gibbs sweeps are a ``lax.scan`` over the flattened (sweep, unit) sequence with the matching
+uniforms; states are unit-major (n, B). The gradient is the difference of sampled statistics (no
+jax.grad) and goes through optax.sgd/optax.adam, which are harness/optim.py's formulas. One jitted
+call per step slices the step's batch and noise from the epoch arrays (one dispatch per step).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from harness.frameworks.jax import jax_device
+
+
+def make_optimizer(train) -> optax.GradientTransformation:
+    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
+    if train.optimizer == "sgd":
+        return optax.sgd(train.lr, momentum=train.momentum)
+    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+
+
+def sweeps(params: dict, s: jax.Array, units: jax.Array, u: jax.Array) -> jax.Array:
+    """Sequential Gibbs updates of s (n, B): units (steps,) in order, u (steps, B) their uniforms."""
+
+    def one(s, iu):
+        i, ui = iu
+        p = jax.nn.sigmoid(params["W"][i] @ s + params["b"][i])
+        return s.at[i].set((ui < p).astype(s.dtype)), None
+
+    return jax.lax.scan(one, s, (units, u))[0]
+
+
+def energy(params: dict, s: jax.Array) -> jax.Array:
+    """Mean energy over the columns of s (n, B)."""
+    return jnp.mean(-0.5 * jnp.sum((params["W"] @ s) * s, axis=0) - params["b"] @ s)
+
+
+def make_step(model, nv: int, tx: optax.GradientTransformation):
+    """The jitted per-batch update: (params, opt_state, chains, total, xs, us, i) -> same, updated."""
+    k, h = model.gibbs_steps, model.hidden
+    n = nv + h
+    pos_units = jnp.tile(jnp.arange(nv, n), k)  # sweep-major, as the noise layout
+    neg_units = jnp.tile(jnp.arange(n), k)
+
+    def step(params, opt_state, chains, total, xs, us, i):
+        v, u = xs[i], us[i]
+        batch = v.shape[0]
+        pos = jnp.concatenate([v.T, jnp.zeros((h, batch), v.dtype)])
+        pos = sweeps(params, pos, pos_units, u[:, : k * h].T)
+        neg = sweeps(params, chains if model.persistent else pos, neg_units, u[:, k * h:].T)
+        gap = energy(params, pos) - energy(params, neg)
+        grad_w = -(pos @ pos.T - neg @ neg.T) / batch + model.weight_decay * params["W"]
+        grad_w = grad_w * (1.0 - jnp.eye(n, dtype=grad_w.dtype))
+        grads = {"W": grad_w, "b": -(pos.sum(1) - neg.sum(1)) / batch}
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, neg, total + gap
+
+    return step
+
+
+class Adapter:
+    MODES = ("step",)
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = jax_device(device)
+        self.nv = int(np.prod(info.input_shape))
+        self.n = self.nv + model.hidden
+        self.tx = make_optimizer(train)
+        self._step = jax.jit(make_step(model, self.nv, self.tx), donate_argnums=(0, 1, 2, 3))
+        self._forward = jax.jit(lambda params, s: jax.nn.sigmoid(s @ params["W"] + params["b"]))
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
+        self.params = jax.device_put({k: np.asarray(weights[k], np.float32) for k in ("W", "b")}, self.dev)
+        self.opt_state = jax.device_put(self.tx.init(self.params), self.dev)
+        self.chains = None  # (n, B) persistent negative chains, created on first use
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v, np.float32) for k, v in jax.device_get(self.params).items()}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
+        steps, batch = xb.shape[:2]
+        xs = jax.device_put(np.asarray(xb, np.float32).reshape(steps, batch, -1), self.dev)
+        us = jax.device_put(np.asarray(yb, np.float32), self.dev)
+        if self.chains is None:  # also the (unused) carry when chains are not persistent
+            self.chains = jax.device_put(np.zeros((self.n, batch), np.float32), self.dev)
+        total = jax.device_put(np.float32(0), self.dev)
+        for i in range(steps):
+            self.params, self.opt_state, self.chains, total = self._step(
+                self.params, self.opt_state, self.chains, total, xs, us, i)
+        return float(total) / steps  # the only host fetch of the epoch
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
+        flat = np.asarray(x, np.float32).reshape(len(x), -1)
+        s = np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))
+        return np.asarray(self._forward(self.params, jax.device_put(s, self.dev)))
+
+    def sync(self) -> None:
+        jax.block_until_ready(self.params)

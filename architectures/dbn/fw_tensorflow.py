@@ -1,0 +1,94 @@
+"""DBN in TensorFlow: architectures/rbm's tf.Variable RBMs and CD trainers per layer, a Keras 3
+Dense softmax classifier trained with tf.GradientTape and the optimizer written in TF ops; every
+step and the up-pass are tf.functions traced once."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from architectures.dbn import spec
+from architectures.rbm.fw_tensorflow import RBM, CDTrainer, Optimizer
+from harness.frameworks.tensorflow import tf_device
+
+
+def make_classifier(kernel: np.ndarray, bias: np.ndarray) -> keras.layers.Dense:
+    """A Dense layer built for the input width, then set to the canonical weights."""
+    dense = keras.layers.Dense(kernel.shape[1])
+    dense.build((None, kernel.shape[0]))
+    dense.kernel.assign(kernel)  # overwrite Keras's own init before any use
+    dense.bias.assign(bias)
+    return dense
+
+
+class Adapter:
+    MODES = ("step",)  # one tf.function call per batch from a Python loop
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = tf_device(device)
+        self.widths = spec.noise_widths(model, info)
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``rbm{l}.W`` (V_l, H_l), ``rbm{l}.b_v``, ``rbm{l}.b_h``,
+        ``clf.kernel`` (H_last, C), ``clf.bias`` (C,)."""
+        n_layers = len(self.model.hidden)
+        with tf.device(self.dev):
+            self.rbms = [RBM(spec.rbm_weights(weights, l)) for l in range(n_layers)]
+            self.clf = make_classifier(weights["clf.kernel"], weights["clf.bias"])
+            # one trainer per layer and one classifier optimizer, each fresh for its own phase
+            self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train) for l, rbm in enumerate(self.rbms)]
+            self.clf_opt = Optimizer(self.train, self.clf.trainable_variables)
+        sizes = spec.layer_sizes(self.model, self.info)
+        # up-pass to each depth, traced once: unknown row counts in the signatures
+        self._up = [tf.function(lambda x, n=n: self._up_pass(x, n), input_signature=[tf.TensorSpec([None, sizes[0]])])
+                    for n in range(n_layers + 1)]
+        self._clf_step = tf.function(self._classifier_step, input_signature=[
+            tf.TensorSpec([None, sizes[-1]], tf.float32), tf.TensorSpec([None], tf.int64)])
+        self._forward = tf.function(lambda x: self.clf(self._up_pass(x, n_layers)),
+                                    input_signature=[tf.TensorSpec([None, sizes[0]], tf.float32)])
+        self.epoch = 0
+
+    def _up_pass(self, x: tf.Tensor, n_layers: int) -> tf.Tensor:
+        """Deterministic p(h|v) through the first n_layers RBMs: (N, V) -> (N, V_n)."""
+        for rbm in self.rbms[:n_layers]:
+            x = rbm.hidden_probs(x)
+        return x
+
+    def _classifier_step(self, f: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=self.clf(f)))
+        self.clf_opt.apply(tape.gradient(loss, self.clf_opt.vars))
+        return loss
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        out = {f"rbm{l}.{k}": a for l, rbm in enumerate(self.rbms) for k, a in rbm.weights().items()}
+        out["clf.kernel"] = np.array(self.clf.kernel.numpy(), np.float32)
+        out["clf.bias"] = np.array(self.clf.bias.numpy(), np.float32)
+        return out
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V); yb (steps, B, 1 + noise): labels in column 0, then the harness noise.
+        Pretraining epochs return the mean reconstruction error, classifier epochs the mean loss."""
+        steps, b = xb.shape[:2]
+        layer = spec.phase(self.epoch, self.model)
+        self.epoch += 1
+        with tf.device(self.dev):
+            x = tf.convert_to_tensor(xb.reshape(steps * b, -1), tf.float32)
+            if layer is None:
+                feats = tf.reshape(self._up[-1](x), (steps, b, -1))
+                ys = tf.convert_to_tensor(yb[..., 0].astype(np.int64))
+                # losses stay tensors: no host sync per step
+                losses = [self._clf_step(f, y) for f, y in zip(tf.unstack(feats), tf.unstack(ys))]
+                return float(tf.reduce_mean(tf.stack(losses)))
+            us = tf.convert_to_tensor(yb[..., 1:1 + self.widths[layer]], tf.float32)
+            return self.trainers[layer].epoch(tf.reshape(self._up[layer](x), (steps, b, -1)), us)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, V) -> logits (N, C)."""
+        with tf.device(self.dev):
+            return self._forward(tf.convert_to_tensor(x.reshape(len(x), -1), tf.float32)).numpy()
+
+    def sync(self) -> None:
+        """Nothing queued survives train_epoch/predict: both end in a host fetch."""

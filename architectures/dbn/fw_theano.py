@@ -1,0 +1,92 @@
+"""DBN in Theano, through PyTensor: float32 shared variables; architectures/rbm's compiled CD step per
+layer, a compiled softmax-classifier step (``pytensor.grad`` of the cross-entropy, symbolic optimizer
+updates) and compiled up-passes, all compiled once in ``build``.
+Every constant is a numpy float32: PyTensor turns a Python float into float64 and would upcast.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.gradient import zero_grad
+
+from architectures._shared import Unsupported
+from architectures.dbn import spec
+from architectures.rbm.fw_theano import NAMES, PT_MODE, CDTrainer, Optimizer, hidden_probs
+from harness.frameworks.theano import device_available
+
+
+def log_softmax(z):
+    """Row-wise log-softmax from C-implemented elementwise ops and reductions (PyTensor 3's own
+    LogSoftmax runs through Python on the C VM)."""
+    z = z - zero_grad(z.max(axis=-1, keepdims=True))  # the shift cancels: no gradient through it
+    return z - pt.log(pt.exp(z).sum(axis=-1, keepdims=True))
+
+
+class Adapter:
+    MODES = ("step",)  # compiled steps per batch (Theano's classic loop)
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        if (reason := device_available(device)) is not None:
+            raise Unsupported(reason)
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.widths = spec.noise_widths(model, info)
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``rbm{l}.W`` (V_l, H_l), ``rbm{l}.b_v``, ``rbm{l}.b_h``,
+        ``clf.kernel`` (H_last, C), ``clf.bias`` (C,)."""
+        n_layers = len(self.model.hidden)
+        self.rbms = [[pytensor.shared(np.array(weights[f"rbm{l}.{k}"], np.float32), name=f"rbm{l}.{k}") for k in NAMES]
+                     for l in range(n_layers)]
+        self.clf = [pytensor.shared(np.array(weights[f"clf.{k}"], np.float32), name=f"clf.{k}") for k in ("kernel", "bias")]
+        # one trainer per layer and one classifier optimizer, each fresh for its own phase
+        self.trainers = [CDTrainer(p, spec.rbm_model(self.model, l), self.train) for l, p in enumerate(self.rbms)]
+        x = pt.matrix("x", dtype="float32")
+        self._up = [pytensor.function([x], self._up_pass(x, n), mode=PT_MODE) for n in range(1, n_layers + 1)]
+        self._up.insert(0, lambda a: a)  # the input itself
+        self._predict = pytensor.function([x], self._logits(self._up_pass(x, n_layers)), mode=PT_MODE)
+        self._clf_step = self._compile_classifier_step()
+        self.epoch = 0
+
+    def _up_pass(self, x, n_layers: int):
+        """Deterministic p(h|v) through the first n_layers RBMs: (N, V) -> (N, V_n)."""
+        for W, _, b_h in self.rbms[:n_layers]:
+            x = hidden_probs(W, b_h, x)
+        return x
+
+    def _logits(self, f):
+        return pt.dot(f, self.clf[0]) + self.clf[1]
+
+    def _compile_classifier_step(self) -> pytensor.compile.Function:
+        """f(features (B, H), y (B,)) -> mean cross-entropy; updates the classifier in place."""
+        f, y = pt.matrix("f", dtype="float32"), pt.vector("y", dtype="int64")
+        loss = -log_softmax(self._logits(f))[pt.arange(y.shape[0]), y].mean()
+        updates = Optimizer(self.train, self.clf).updates(pytensor.grad(loss, self.clf))
+        return pytensor.function([f, y], loss, updates=updates, mode=PT_MODE)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        out = {p.name: np.array(p.get_value(), np.float32) for layer in self.rbms for p in layer}
+        out.update({p.name: np.array(p.get_value(), np.float32) for p in self.clf})
+        return out
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V); yb (steps, B, 1 + noise): labels in column 0, then the harness noise.
+        Pretraining epochs return the mean reconstruction error, classifier epochs the mean loss."""
+        steps, b = xb.shape[:2]
+        x = np.ascontiguousarray(xb.reshape(steps * b, -1), dtype=np.float32)
+        layer = spec.phase(self.epoch, self.model)
+        self.epoch += 1
+        if layer is None:
+            feats = self._up[-1](x).reshape(steps, b, -1)
+            ys = np.ascontiguousarray(yb[..., 0], dtype=np.int64)
+            return float(np.mean([self._clf_step(f, y) for f, y in zip(feats, ys)]))
+        us = np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]], dtype=np.float32)
+        return self.trainers[layer].epoch(self._up[layer](x).reshape(steps, b, -1), us)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, V) -> logits (N, C)."""
+        return self._predict(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32))
+
+    def sync(self) -> None:
+        """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""

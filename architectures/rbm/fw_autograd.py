@@ -1,0 +1,128 @@
+"""RBM in autograd: Gibbs sampling in numpy with the harness noise, the CD/PCD update as
+autograd.grad of mean F(v_data) - mean F(v_model) (v_model a constant input), optimizers in numpy."""
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import grad
+
+NAMES = ("W", "b_v", "b_h")
+
+
+def sigmoid(z):
+    return 0.5 * (anp.tanh(0.5 * z) + 1.0)  # = 1 / (1 + exp(-z)) without overflow in exp
+
+
+def free_energy(p: dict, v):
+    """F(v) (N,) = -v.b_v - sum_j softplus(v W + b_h)_j."""
+    return -anp.dot(v, p["b_v"]) - anp.sum(anp.logaddexp(0.0, anp.dot(v, p["W"]) + p["b_h"]), axis=1)
+
+
+class SGD:
+    """harness/optim.py sgd in place on float32 arrays: v <- momentum v + g; w <- w - lr v."""
+
+    def __init__(self, params: dict[str, np.ndarray], train):
+        self.lr, self.momentum = np.float32(train.lr), np.float32(train.momentum)
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        for k, p in params.items():
+            v = self.v[k]
+            v *= self.momentum
+            v += grads[k]
+            p -= self.lr * v
+
+
+class Adam:
+    """harness/optim.py adam in place on float32 arrays (eps outside the square root, PyTorch's)."""
+
+    def __init__(self, params: dict[str, np.ndarray], train):
+        self.train, self.t = train, 0
+        self.b1, self.b2 = np.float32(train.beta1), np.float32(train.beta2)
+        self.a1, self.a2 = np.float32(1 - train.beta1), np.float32(1 - train.beta2)
+        self.lr, self.eps = np.float32(train.lr), np.float32(train.eps)
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        self.t += 1
+        c1 = np.float32(1 - self.train.beta1 ** self.t)
+        c2 = np.float32(1 - self.train.beta2 ** self.t)
+        for k, p in params.items():
+            g, m, v = grads[k], self.m[k], self.v[k]
+            m *= self.b1
+            m += self.a1 * g
+            v *= self.b2
+            v += self.a2 * g * g
+            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+
+def make_optimizer(params: dict[str, np.ndarray], train):
+    return (SGD if train.optimizer == "sgd" else Adam)(params, train)
+
+
+class CDTrainer:
+    """CD-k / PCD-k for one RBM's float32 params dict: optimizer and PCD chain (reused by the DBN)."""
+
+    def __init__(self, params: dict[str, np.ndarray], model, train):
+        self.params, self.k, self.persistent = params, model.cd_k, model.persistent
+        self.opt = make_optimizer(params, train)
+        self.chain: np.ndarray | None = None  # PCD hidden state (B, H)
+        wd = np.float32(model.weight_decay)
+
+        def objective(p, v, vk):
+            # its gradient is the CD statistics: -(v^T p(h|v) - v_k^T p(h|v_k)) / B (+ wd W)
+            return anp.mean(free_energy(p, v)) - anp.mean(free_energy(p, vk)) + 0.5 * wd * anp.sum(p["W"] ** 2)
+
+        self._grad = grad(objective)  # w.r.t. the params only: vk is a constant input
+
+    def step(self, v: np.ndarray, u: np.ndarray) -> float:
+        """One update on v (B, V) with noise u (B, width); returns the reconstruction error."""
+        p = self.params
+        W, b_v, b_h = p["W"], p["b_v"], p["b_h"]
+        n_v, n_h = W.shape
+        p0 = sigmoid(v @ W + b_h)
+        err = float(np.mean(np.sum((v - sigmoid(p0 @ W.T + b_v)) ** 2, axis=1)))
+        h = self.chain if self.chain is not None else (u[:, :n_h] < p0).astype(np.float32)
+        for i in range(self.k):
+            o = n_h + i * (n_v + n_h)
+            vk = (u[:, o:o + n_v] < sigmoid(h @ W.T + b_v)).astype(np.float32)
+            if self.persistent or i < self.k - 1:  # CD never uses the last hidden sample
+                h = (u[:, o + n_v:o + n_v + n_h] < sigmoid(vk @ W + b_h)).astype(np.float32)
+        if self.persistent:
+            self.chain = h
+        self.opt.step(p, self._grad(p, v, vk))
+        return err
+
+    def epoch(self, xs: np.ndarray, us: np.ndarray) -> float:
+        """xs (steps, B, V), us (steps, B, width) float32 -> mean reconstruction error."""
+        return float(np.mean([self.step(v, u) for v, u in zip(xs, us)]))
+
+
+class Adapter:
+    MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,), float32."""
+        self.params = {k: np.array(weights[k], dtype=np.float32) for k in NAMES}
+        self.trainer = CDTrainer(self.params, self.model, self.train)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
+        xs = np.asarray(xb.reshape(xb.shape[0], xb.shape[1], -1), dtype=np.float32)
+        return self.trainer.epoch(xs, np.asarray(yb, np.float32))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, V) -> p(h=1|v) (N, H)."""
+        p = self.params
+        return sigmoid(np.asarray(x.reshape(len(x), -1), np.float32) @ p["W"] + p["b_h"])
+
+    def sync(self) -> None:
+        pass  # numpy is synchronous

@@ -1,0 +1,145 @@
+"""RBM in Flax NNX: an nnx.Module with nnx.Param weights, Gibbs sampling with the harness noise, the
+CD/PCD update as nnx.grad of mean F(v_data) - mean F(stop_gradient(v_model)) through nnx.Optimizer,
+one nnx.jit'd step per batch."""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from harness.frameworks.flax import jax_device
+
+NAMES = ("W", "b_v", "b_h")
+
+
+def make_tx(train) -> optax.GradientTransformation:
+    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
+    if train.optimizer == "sgd":
+        return optax.sgd(train.lr, momentum=train.momentum or None)
+    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+
+
+class RBM(nnx.Module):
+    """Bernoulli-Bernoulli RBM in the canonical layout: W (V, H), b_v (V,), b_h (H,)."""
+
+    def __init__(self, weights: dict[str, np.ndarray]):
+        self.W, self.b_v, self.b_h = (nnx.Param(jnp.asarray(weights[k], jnp.float32)) for k in NAMES)
+
+    def hidden_probs(self, v: jax.Array) -> jax.Array:
+        return nnx.sigmoid(v @ self.W[...] + self.b_h[...])
+
+    def visible_probs(self, h: jax.Array) -> jax.Array:
+        return nnx.sigmoid(h @ self.W[...].T + self.b_v[...])
+
+    def free_energy(self, v: jax.Array) -> jax.Array:
+        """F(v) (N,) = -v.b_v - sum_j softplus(v W + b_h)_j."""
+        return -(v @ self.b_v[...]) - nnx.softplus(v @ self.W[...] + self.b_h[...]).sum(axis=1)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(getattr(self, k)[...], dtype=np.float32) for k in NAMES}
+
+
+def _objective(rbm: RBM, v: jax.Array, vk: jax.Array, wd: float) -> jax.Array:
+    # its gradient is the CD statistics: -(v^T p(h|v) - v_k^T p(h|v_k)) / B (+ wd W)
+    return rbm.free_energy(v).mean() - rbm.free_energy(vk).mean() + 0.5 * wd * jnp.sum(rbm.W[...] ** 2)
+
+
+def cd_update(rbm: RBM, opt: nnx.Optimizer, chain: jax.Array, v: jax.Array, u: jax.Array,
+              k: int, persistent: bool, wd: float) -> tuple[jax.Array, jax.Array]:
+    """One CD-k/PCD-k step in the spec's noise layout; returns (chain, reconstruction error).
+    ``chain`` is the PCD hidden state (B, H), passed through unchanged for CD."""
+    n_v, n_h = rbm.W.shape
+    p0 = rbm.hidden_probs(v)
+    err = jnp.mean(jnp.sum((v - rbm.visible_probs(p0)) ** 2, axis=1))
+    h = chain if persistent else (u[:, :n_h] < p0).astype(v.dtype)
+    for i in range(k):  # k is static: unrolled
+        o = n_h + i * (n_v + n_h)
+        vk = (u[:, o:o + n_v] < rbm.visible_probs(h)).astype(v.dtype)
+        h = (u[:, o + n_v:o + n_v + n_h] < rbm.hidden_probs(vk)).astype(v.dtype)
+    grads = nnx.grad(_objective)(rbm, v, jax.lax.stop_gradient(vk), wd)
+    opt.update(rbm, grads)
+    return (h if persistent else chain), err
+
+
+@partial(nnx.jit, static_argnames=("k", "persistent", "wd"))
+def _step_at(rbm: RBM, opt: nnx.Optimizer, chain: jax.Array, total: jax.Array, xs: jax.Array, us: jax.Array,
+             i: jax.Array, *, k: int, persistent: bool, wd: float) -> tuple[jax.Array, jax.Array]:
+    """Step on batch i of the epoch arrays: indexing inside the jit saves a dispatch per step and a
+    traced i means one compilation; the error is summed on the device."""
+    chain, err = cd_update(rbm, opt, chain, xs[i], us[i], k, persistent, wd)
+    return chain, total + err
+
+
+@nnx.jit
+def _chain_start(rbm: RBM, v: jax.Array, u: jax.Array) -> jax.Array:
+    """PCD's initial chain: h0 = [u < p(h|v)] on the first batch, as CD's chain start."""
+    return (u[:, :rbm.W.shape[1]] < rbm.hidden_probs(v)).astype(v.dtype)
+
+
+@nnx.jit
+def _hidden(rbm: RBM, x: jax.Array) -> jax.Array:
+    return rbm.hidden_probs(x)
+
+
+def commit(node, dev) -> None:
+    """Commit a node's state to the device, as jit's outputs will be (else epoch 2 recompiles)."""
+    nnx.update(node, jax.device_put(nnx.state(node), dev))
+
+
+class CDTrainer:
+    """One RBM's optimizer, PCD chain and cached jitted step (reused by the DBN per layer)."""
+
+    def __init__(self, rbm: RBM, model, train, dev):
+        self.rbm, self.dev = rbm, dev
+        with jax.default_device(dev):
+            self.opt = nnx.Optimizer(rbm, make_tx(train), wrt=nnx.Param)
+        commit(self.opt, dev)
+        # cached_partial skips NNX's per-call graph traversal of the module and optimizer
+        self._step = nnx.cached_partial(partial(_step_at, k=model.cd_k, persistent=model.persistent,
+                                                wd=model.weight_decay), rbm, self.opt)
+        self.chain: jax.Array | None = None
+
+    def epoch(self, xs: jax.Array, us: jax.Array) -> float:
+        """xs (steps, B, V), us (steps, B, width) on the device -> mean reconstruction error."""
+        if self.chain is None:  # CD carries it unused; PCD starts from the first batch
+            self.chain = _chain_start(self.rbm, xs[0], us[0])
+        total = jax.device_put(np.float32(0), self.dev)
+        for i in range(xs.shape[0]):
+            self.chain, total = self._step(self.chain, total, xs, us, i)
+        return float(total) / xs.shape[0]  # the only host fetch of the epoch
+
+
+class Adapter:
+    MODES = ("step",)  # a jitted step per batch from a Python loop (the NNX tutorial's way)
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = jax_device(device)
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,), float32."""
+        with jax.default_device(self.dev):
+            self.rbm = RBM(weights)
+        commit(self.rbm, self.dev)
+        self.trainer = CDTrainer(self.rbm, self.model, self.train, self.dev)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return self.rbm.weights()
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
+        xs = jax.device_put(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
+        return self.trainer.epoch(xs, jax.device_put(yb, self.dev))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, V) -> p(h=1|v) (N, H)."""
+        xd = jax.device_put(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32), self.dev)
+        return np.asarray(_hidden(self.rbm, xd))
+
+    def sync(self) -> None:
+        jax.block_until_ready(nnx.state(self.rbm))

@@ -1,0 +1,124 @@
+"""RBM in JAX: a dict of jax.numpy arrays, Gibbs sampling with the harness noise, the CD/PCD update
+as jax.grad of mean F(v_data) - mean F(stop_gradient(v_model)), optax, one jax.jit'd step."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from harness.frameworks.jax import jax_device
+
+NAMES = ("W", "b_v", "b_h")
+
+
+def make_tx(train) -> optax.GradientTransformation:
+    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
+    if train.optimizer == "sgd":
+        return optax.sgd(train.lr, momentum=train.momentum)
+    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+
+
+def hidden_probs(p: dict, v: jax.Array) -> jax.Array:
+    return jax.nn.sigmoid(v @ p["W"] + p["b_h"])
+
+
+def visible_probs(p: dict, h: jax.Array) -> jax.Array:
+    return jax.nn.sigmoid(h @ p["W"].T + p["b_v"])
+
+
+def free_energy(p: dict, v: jax.Array) -> jax.Array:
+    """F(v) (N,) = -v.b_v - sum_j softplus(v W + b_h)_j."""
+    return -(v @ p["b_v"]) - jax.nn.softplus(v @ p["W"] + p["b_h"]).sum(axis=1)
+
+
+def make_update(model, tx: optax.GradientTransformation):
+    """update(params, opt_state, chain, v, u) -> (params, opt_state, chain, recon_error): one
+    CD-k/PCD-k step in the spec's noise layout, pure (for jax.jit). ``chain`` is the PCD hidden
+    state (B, H), ignored (and returned unchanged) for CD; the DBN reuses this per layer."""
+    k, persistent, wd = model.cd_k, model.persistent, model.weight_decay
+
+    def objective(p, v, vk):
+        # its gradient is the CD statistics: -(v^T p(h|v) - v_k^T p(h|v_k)) / B (+ wd W)
+        return free_energy(p, v).mean() - free_energy(p, vk).mean() + 0.5 * wd * jnp.sum(p["W"] ** 2)
+
+    def update(p, opt_state, chain, v, u):
+        n_v, n_h = p["W"].shape
+        p0 = hidden_probs(p, v)
+        err = jnp.mean(jnp.sum((v - visible_probs(p, p0)) ** 2, axis=1))
+        h = chain if persistent else (u[:, :n_h] < p0).astype(v.dtype)
+        for i in range(k):  # k is static: unrolled
+            o = n_h + i * (n_v + n_h)
+            vk = (u[:, o:o + n_v] < visible_probs(p, h)).astype(v.dtype)
+            h = (u[:, o + n_v:o + n_v + n_h] < hidden_probs(p, vk)).astype(v.dtype)
+        grads = jax.grad(objective)(p, v, jax.lax.stop_gradient(vk))
+        updates, opt_state = tx.update(grads, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, (h if persistent else chain), err
+
+    return update
+
+
+def make_chain_start(p: dict, v: jax.Array, u: jax.Array) -> jax.Array:
+    """PCD's initial chain: h0 = [u < p(h|v)] on the first batch, as CD's chain start."""
+    return (u[:, :p["W"].shape[1]] < hidden_probs(p, v)).astype(v.dtype)
+
+
+class CDTrainer:
+    """One RBM's jitted step, optimizer state and PCD chain (reused by the DBN per layer)."""
+
+    def __init__(self, params: dict, model, train, dev):
+        self.model, self.dev = model, dev
+        tx = make_tx(train)
+        update = make_update(model, tx)
+
+        def step(p, opt_state, chain, total, xs, us, i):
+            # slicing inside the jit and summing there: one dispatch, no host sync per step
+            p, opt_state, chain, err = update(p, opt_state, chain, xs[i], us[i])
+            return p, opt_state, chain, total + err
+
+        self._step = jax.jit(step, donate_argnums=(0, 1, 2, 3))
+        self._chain_start = jax.jit(make_chain_start)
+        self.params = params
+        self.opt_state = jax.device_put(tx.init(params), dev)
+        self.chain: jax.Array | None = None
+
+    def epoch(self, xs: jax.Array, us: jax.Array) -> float:
+        """xs (steps, B, V), us (steps, B, width) on the device -> mean reconstruction error."""
+        if self.chain is None:  # CD carries a dummy; PCD starts from the first batch
+            self.chain = self._chain_start(self.params, xs[0], us[0])
+        total = jax.device_put(np.float32(0), self.dev)
+        for i in range(xs.shape[0]):
+            self.params, self.opt_state, self.chain, total = self._step(
+                self.params, self.opt_state, self.chain, total, xs, us, i)
+        return float(total) / xs.shape[0]  # the only host fetch of the epoch
+
+
+class Adapter:
+    MODES = ("step",)  # a jitted step per batch from a Python loop
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = jax_device(device)
+        self._hidden = jax.jit(hidden_probs)
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,), float32."""
+        params = jax.device_put({k: np.asarray(weights[k], np.float32) for k in NAMES}, self.dev)
+        self.trainer = CDTrainer(params, self.model, self.train, self.dev)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v, dtype=np.float32) for k, v in jax.device_get(self.trainer.params).items()}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
+        xs = jax.device_put(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
+        return self.trainer.epoch(xs, jax.device_put(yb, self.dev))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, V) -> p(h=1|v) (N, H)."""
+        xd = jax.device_put(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32), self.dev)
+        return np.asarray(self._hidden(self.trainer.params, xd))
+
+    def sync(self) -> None:
+        jax.block_until_ready(self.trainer.params)

@@ -1,0 +1,140 @@
+"""RBM in TensorFlow: tf.Variables and raw TF ops (Keras has no RBM layer), Gibbs sampling with the
+harness noise, the CD/PCD update as tf.GradientTape of mean F(v_data) - mean F(stop_gradient(v_model)),
+the optimizer written in TF ops, one tf.function step per batch."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from harness.frameworks.tensorflow import tf_device
+
+NAMES = ("W", "b_v", "b_h")
+
+
+class Optimizer:
+    """harness/optim.py in TF ops on tf.Variable slots. Keras's Adam puts eps inside the bias
+    correction ("eps-hat"), so the update is written out here instead."""
+
+    def __init__(self, train, variables: list):
+        self.train, self.vars = train, variables
+        n_slots = 1 if train.optimizer == "sgd" else 2  # sgd: velocity; adam: m, v
+        self.slots = [[tf.Variable(tf.zeros_like(w)) for w in variables] for _ in range(n_slots)]
+        self.t = tf.Variable(0, dtype=tf.int64)
+
+    def apply(self, grads: list) -> None:
+        tr = self.train
+        if tr.optimizer == "sgd":
+            for w, v, g in zip(self.vars, self.slots[0], grads):
+                v.assign(tr.momentum * v + g)
+                w.assign_sub(tr.lr * v)
+            return
+        self.t.assign_add(1)
+        t = tf.cast(self.t, tf.float64)  # bias corrections in float64, like the reference
+        c1 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
+        c2 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
+        for w, m, v, g in zip(self.vars, self.slots[0], self.slots[1], grads):
+            m.assign(tr.beta1 * m + (1.0 - tr.beta1) * g)
+            v.assign(tr.beta2 * v + (1.0 - tr.beta2) * g * g)
+            w.assign_sub(tr.lr * (m / c1) / (tf.sqrt(v / c2) + tr.eps))
+
+
+class RBM(tf.Module):
+    """Bernoulli-Bernoulli RBM in the canonical layout: W (V, H), b_v (V,), b_h (H,)."""
+
+    def __init__(self, weights: dict[str, np.ndarray]):
+        super().__init__()
+        self.W, self.b_v, self.b_h = (tf.Variable(np.asarray(weights[k], np.float32), name=k) for k in NAMES)
+
+    def hidden_probs(self, v: tf.Tensor) -> tf.Tensor:
+        return tf.sigmoid(v @ self.W + self.b_h)
+
+    def visible_probs(self, h: tf.Tensor) -> tf.Tensor:
+        return tf.sigmoid(tf.matmul(h, self.W, transpose_b=True) + self.b_v)
+
+    def free_energy(self, v: tf.Tensor) -> tf.Tensor:
+        """F(v) (N,) = -v.b_v - sum_j softplus(v W + b_h)_j."""
+        return -tf.linalg.matvec(v, self.b_v) - tf.reduce_sum(tf.nn.softplus(v @ self.W + self.b_h), axis=1)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(getattr(self, k).numpy(), np.float32) for k in NAMES}
+
+
+class CDTrainer:
+    """CD-k / PCD-k for one RBM: optimizer slots, PCD chain variable and the traced step
+    (reused by the DBN for each layer's pretraining)."""
+
+    def __init__(self, rbm: RBM, model, train):
+        self.rbm, self.k, self.persistent, self.wd = rbm, model.cd_k, model.persistent, model.weight_decay
+        self.opt = Optimizer(train, [rbm.W, rbm.b_v, rbm.b_h])
+        self.n_v, self.n_h = rbm.W.shape
+        self.chain = tf.Variable(tf.zeros((0, self.n_h)), shape=tf.TensorShape([None, self.n_h]))
+        self.started = False
+        # Traced once: unknown batch size in the signatures, so no retracing per epoch.
+        v, u = tf.TensorSpec([None, self.n_v], tf.float32), tf.TensorSpec([None, None], tf.float32)
+        self._step = tf.function(self._train_step, input_signature=[v, u])
+        self._start = tf.function(self._chain_start, input_signature=[v, u])
+
+    def _chain_start(self, v: tf.Tensor, u: tf.Tensor) -> None:
+        self.chain.assign(tf.cast(u[:, :self.n_h] < self.rbm.hidden_probs(v), tf.float32))
+
+    def _train_step(self, v: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
+        rbm, n_v, n_h = self.rbm, self.n_v, self.n_h
+        p0 = rbm.hidden_probs(v)
+        err = tf.reduce_mean(tf.reduce_sum(tf.square(v - rbm.visible_probs(p0)), axis=1))
+        h = tf.identity(self.chain) if self.persistent else tf.cast(u[:, :n_h] < p0, tf.float32)
+        for i in range(self.k):  # k is static: unrolled in the graph
+            o = n_h + i * (n_v + n_h)
+            vk = tf.cast(u[:, o:o + n_v] < rbm.visible_probs(h), tf.float32)
+            if self.persistent or i < self.k - 1:  # CD never uses the last hidden sample
+                h = tf.cast(u[:, o + n_v:o + n_v + n_h] < rbm.hidden_probs(vk), tf.float32)
+        if self.persistent:
+            self.chain.assign(h)
+        vk = tf.stop_gradient(vk)
+        with tf.GradientTape() as tape:
+            # its gradient is the CD statistics: -(v^T p(h|v) - v_k^T p(h|v_k)) / B (+ wd W)
+            obj = (tf.reduce_mean(rbm.free_energy(v)) - tf.reduce_mean(rbm.free_energy(vk))
+                   + 0.5 * self.wd * tf.reduce_sum(tf.square(rbm.W)))
+        self.opt.apply(tape.gradient(obj, self.opt.vars))
+        return err
+
+    def epoch(self, xs: tf.Tensor, us: tf.Tensor) -> float:
+        """xs (steps, B, V), us (steps, B, width) -> mean reconstruction error (one host fetch)."""
+        if self.persistent and not self.started:
+            self._start(xs[0], us[0])
+            self.started = True
+        losses = [self._step(v, u) for v, u in zip(tf.unstack(xs), tf.unstack(us))]
+        return float(tf.reduce_mean(tf.stack(losses)))
+
+
+class Adapter:
+    MODES = ("step",)  # one tf.function call per batch from a Python loop
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = tf_device(device)
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""
+        with tf.device(self.dev):
+            self.rbm = RBM(weights)
+            self.trainer = CDTrainer(self.rbm, self.model, self.train)
+        self._forward = tf.function(self.rbm.hidden_probs,
+                                    input_signature=[tf.TensorSpec([None, weights["W"].shape[0]], tf.float32)])
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return self.rbm.weights()
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
+        with tf.device(self.dev):
+            xs = tf.convert_to_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), tf.float32)
+            return self.trainer.epoch(xs, tf.convert_to_tensor(yb, tf.float32))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, V) -> p(h=1|v) (N, H)."""
+        with tf.device(self.dev):
+            return self._forward(tf.convert_to_tensor(x.reshape(len(x), -1), tf.float32)).numpy()
+
+    def sync(self) -> None:
+        """Nothing queued survives train_epoch/predict: both end in a host fetch."""
