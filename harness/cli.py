@@ -18,7 +18,7 @@ from harness import registry
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Comparative benchmarks of neural-network architectures across frameworks.")
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 130)  # no truncation in pipes/CI
 err = Console(stderr=True, highlight=False)
 
 
@@ -126,7 +126,7 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
                               benchmarks=_split(benchmark), progress=prog)
     except KeyboardInterrupt:
         err.print(f"interrupted; finished jobs are in {out_dir / 'results.jsonl'}; continue with: annbench run --resume {out_dir}")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     console.print(f"records: {res_path}  ({', '.join(f'{k} {v}' for k, v in sorted(prog.counts.items())) or 'nothing to run'})")
     if report:
         path = reportmod.build(out_dir)
@@ -148,9 +148,9 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory holding res
 def list_() -> None:
     """The architecture x framework matrix: implemented, unsupported (with reason) or missing."""
     t = Table(title="annbench implementations")
-    t.add_column("architecture")
+    t.add_column("architecture", no_wrap=True)
     for fw in registry.FRAMEWORKS:
-        t.add_column(registry.DISPLAY.get(fw, fw) + ("" if registry.installed(fw) else " (not installed)"))
+        t.add_column(fw + ("" if registry.installed(fw) else "*"), no_wrap=True)
     reasons = []
     for a in registry.architectures():
         row = []
@@ -160,14 +160,15 @@ def list_() -> None:
                 row.append("[green]✓[/green]")
             elif impl.status == "unsupported":
                 reasons.append((a, fw, impl.reason))
-                row.append(f"[yellow]n/a ({len(reasons)})[/yellow]")
+                row.append(f"[yellow]n/a{len(reasons)}[/yellow]")
             else:
                 row.append("[dim]—[/dim]")
         t.add_row(a, *row)
     console.print(t)
     for i, (a, fw, why) in enumerate(reasons, 1):
-        console.print(f"({i}) {a}/{fw}: {why}", markup=False)
-    console.print("✓ implemented · n/a unsupported by that framework · — not implemented", markup=False)
+        console.print(f"n/a{i} {a}/{fw}: {why}", markup=False)
+    console.print("✓ implemented · n/aN unsupported by that framework (reason above) · — not implemented · "
+                  "* not installed · theano = PyTensor, Theano's maintained successor", markup=False)
 
 
 @app.command()

@@ -10,3 +10,26 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import json  # noqa: E402
+
+FIGURES = ROOT / ".pytest_cache" / "annbench-figures.jsonl"
+
+
+def record_figure(name: str, text: str) -> None:
+    """Tests call this to surface a headline figure in the summary (works across xdist workers)."""
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    with open(FIGURES, "a") as f:
+        f.write(json.dumps({"name": name, "text": text}) + "\n")
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        FIGURES.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES.exists():
+        terminalreporter.section("annbench figures")
+        for line in FIGURES.read_text().splitlines():
+            terminalreporter.write_line(json.loads(line)["text"])

@@ -1,8 +1,9 @@
-"""CNN-specific checks beyond the shared set (whose check case is 2-D, square, stride 1).
+"""CNN-specific checks beyond the shared set (whose check case is 2-D, square, stride 1, one block).
 
-Here every installed framework meets the numpy reference on the 1-D path (strides, pools that
-drop a remainder, two conv blocks, tanh) and on a non-square image, plus one training epoch on
-the 1-D path in every mode an adapter declares; and the spec's geometry helpers are checked directly.
+Every installed framework meets the numpy reference on the 1-D path (strides, pools that drop a
+remainder, tanh, and padding in the second block, where its input is differentiated) and on a
+non-square image; one training epoch on the 1-D path in every mode an adapter declares; and the
+spec's geometry helpers and validate() directly.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from harness.datasets import DataInfo
 
 FWS = [f for f in registry.FRAMEWORKS if registry.implementation("cnn", f).status == "implemented"]
 MODEL_1D = spec.Model(conv=[spec.ConvLayer(channels=3, kernel=3, stride=2, padding=1, pool=2),
-                            spec.ConvLayer(channels=2, kernel=2)], dense=[4], activation="tanh")
+                            spec.ConvLayer(channels=2, kernel=2, padding=1)], dense=[4], activation="tanh")
 INFO_1D = DataInfo(name="check1d", input_shape=(13,), task="classification", n_classes=3, sequence_shape=(13, 1))
 MODEL_2D = spec.Model(conv=[spec.ConvLayer(channels=2, kernel=3, padding=1, pool=2),
                             spec.ConvLayer(channels=3, kernel=2, stride=2)], dense=[])
@@ -79,7 +80,7 @@ def test_train_epoch_1d_matches_reference(fw):
 
 
 def test_geometry_and_validate():
-    assert spec.block_shapes(MODEL_1D, INFO_1D) == [((7,), (3,)), ((2,), (2,))]
+    assert spec.block_shapes(MODEL_1D, INFO_1D) == [((7,), (3,)), ((4,), (4,))]
     assert spec.flat_size(MODEL_2D, INFO_2D) == 3  # (5, 7) -> pool (2, 3) -> stride-2 k2 (1, 1) x 3
     assert spec.validate(MODEL_1D, INFO_1D, None) is None
     big = spec.Model(conv=[spec.ConvLayer(channels=2, kernel=16)])

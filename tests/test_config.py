@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import record_figure
 from harness import config, runner
 from harness.cli import app
 
@@ -19,8 +20,17 @@ def _expect(path: Path) -> str:
     return first.removeprefix("# expect: ")
 
 
-def test_corpus_is_large_enough():
+def test_corpus_is_large_enough_and_every_config_is_refused_clearly():
     assert len(BAD) >= 30
+    clear = 0
+    for path in BAD:
+        try:
+            config.load(path)
+        except config.ConfigError as e:
+            msg = str(e)
+            clear += "\n" not in msg and _expect(path) in msg and msg.startswith(str(path))
+    record_figure("bad-configs", f"bad configs: {len(BAD)} tried, {clear} refused with one clear line")
+    assert clear == len(BAD)
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])

@@ -51,9 +51,7 @@ def _reference_epoch(w0, xb, yb, model, train):
     return w, float(np.mean(losses))
 
 
-@pytest.mark.parametrize("fw", FWS)
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_variant_matches_reference(variant, fw):
+def _check(variant: str, fw: str, mode: str) -> None:
     pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
     from harness.frameworks import helper
 
@@ -62,7 +60,9 @@ def test_variant_matches_reference(variant, fw):
     x, y = _data(info)
     w0 = spec.init_weights(model, info, np.random.default_rng(0))
     mod = importlib.import_module(f"architectures.lstm.fw_{fw}")
-    ad = mod.Adapter(model, info, train, mode="step", device="cpu", seed=0)
+    if mode not in mod.Adapter.MODES:
+        pytest.skip(f"{fw} has no {mode} mode")
+    ad = mod.Adapter(model, info, train, mode=mode, device="cpu", seed=0)
     ad.build({k: v.copy() for k, v in w0.items()})
 
     out = ad.predict(x)
@@ -75,4 +75,16 @@ def test_variant_matches_reference(variant, fw):
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-4, atol=1e-5)
     got = ad.get_weights()
     for k in w0:
-        np.testing.assert_allclose(got[k], ref_w[k], rtol=1e-4, atol=2e-5, err_msg=f"{k} ({variant}, {fw})")
+        np.testing.assert_allclose(got[k], ref_w[k], rtol=1e-4, atol=2e-5, err_msg=f"{k} ({variant}, {fw}, {mode})")
+
+
+@pytest.mark.parametrize("fw", FWS)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variant_matches_reference(variant, fw):
+    _check(variant, fw, "step")
+
+
+@pytest.mark.parametrize("fw", FWS)
+def test_epoch_mode_matches_reference(fw):
+    """The fused-epoch mode, where an adapter has one, on the variant with the most moving parts."""
+    _check("reg-bi-mean", fw, "epoch")

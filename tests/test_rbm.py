@@ -110,8 +110,8 @@ def test_cd1_log_likelihood_rises_and_stays_below_the_optimum():
 
 
 # The settings for configs/default.yaml: within 0.5 nat of the optimum in ~3 s of numpy.
-BAS_MODEL = dict(hidden=16, cd_k=10, persistent=False)
-BAS_TRAIN = dict(epochs=3000, batch_size=14, optimizer="sgd", lr=0.02, momentum=0.9)
+BAS_MODEL = {"hidden": 16, "cd_k": 10, "persistent": False}
+BAS_TRAIN = {"epochs": 3000, "batch_size": 14, "optimizer": "sgd", "lr": 0.02, "momentum": 0.9}
 
 
 def test_reaches_within_half_a_nat_of_the_optimum():

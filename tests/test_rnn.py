@@ -72,3 +72,26 @@ def test_rnn_variant_matches_reference(fw, variant):
     assert set(got) == set(w0)
     for k in w0:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=2e-5, err_msg=f"{k} after one epoch")
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+def test_rnn_epoch_mode_matches_step_mode(fw):
+    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
+    from harness.frameworks import helper
+
+    helper(fw).setup(2, 0)
+    mod = importlib.import_module(f"architectures.rnn.fw_{fw}")
+    if "epoch" not in mod.Adapter.MODES:
+        pytest.skip(f"{fw} runs only {mod.Adapter.MODES}")
+    case = _case("gru-bi-last-adding")
+    w0 = spec.init_weights(case["model"], case["info"], np.random.default_rng(0))
+    xb, yb = epoch_batches(case["x"], case["y"], 4, np.arange(len(case["x"])))
+    runs = []
+    for mode in ("step", "epoch"):
+        ad = mod.Adapter(case["model"], case["info"], TrainConfig(optimizer="adam", lr=0.01), mode=mode)
+        ad.build({k: v.copy() for k, v in w0.items()})
+        runs.append((ad.train_epoch(xb, yb), ad.get_weights()))
+    (l1, w1), (l2, w2) = runs
+    assert l1 == pytest.approx(l2, rel=1e-5)
+    for k in w1:
+        np.testing.assert_allclose(w1[k], w2[k], rtol=1e-5, atol=1e-6, err_msg=k)

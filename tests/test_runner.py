@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import record_figure
 from harness import registry, results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,8 +103,11 @@ def test_faults_are_recorded_and_the_run_goes_on(tmp_path):
     imp = recs["import-fails"]
     assert imp["status"] == "failed" and "ModuleNotFoundError" in imp["error"]
     html = (out / "report.html").read_text()
-    assert "&lt;b&gt;inside&lt;/b&gt;" in html and "<b>inside</b>" not in html
-    print(f"\nfault injection: {len(FAULTS) + 1} faults injected, {len(FAULTS)} good jobs survived, 0 records lost")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+    lost = 2 * len(FAULTS) + 1 - len(recs)
+    record_figure("faults", f"fault injection: {len(FAULTS) + 1} faults injected, "
+                  f"{sum(recs[f'good-after-{f}']['status'] == 'ok' for f in FAULTS)}/{len(FAULTS)} good jobs survived, "
+                  f"{lost} records lost")
 
 
 @pytest.mark.slow

@@ -33,7 +33,8 @@ def conv(h, kernel, bias, stride: int, padding: int):
     in row-major offset order then channel: exactly ``kernel.reshape(-1, cout)``'s row order."""
     d = kernel.ndim - 2
     if padding:
-        h = anp.pad(h, [(0, 0)] + [(padding, padding)] * d + [(0, 0)])
+        # mode passed positionally: autograd's pad vjp takes it as a required argument
+        h = anp.pad(h, [(0, 0)] + [(padding, padding)] * d + [(0, 0)], "constant")
     out = [(n - k) // stride + 1 for n, k in zip(h.shape[1:-1], kernel.shape[:d])]
     cols = [h[(slice(None),) + tuple(slice(o, o + stride * (n - 1) + 1, stride) for o, n in zip(off, out))]
             for off in itertools.product(*(range(k) for k in kernel.shape[:d]))]

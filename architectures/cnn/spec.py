@@ -88,11 +88,12 @@ def validate(model: Model, info: DataInfo, train) -> str | None:
     """'model.conv[i].<key>: problem' when a block would leave no output positions."""
     size = spatial_shape(info)
     for i, layer in enumerate(model.conv):
-        if min(n + 2 * layer.padding for n in size) < layer.kernel:
-            return f"model.conv[{i}].kernel: {layer.kernel} exceeds the padded input {size} (+2*{layer.padding})"
+        padded = tuple(n + 2 * layer.padding for n in size)
+        if min(padded) < layer.kernel:
+            return f"model.conv[{i}].kernel: {layer.kernel} is larger than the padded input {padded}"
         conv = tuple(conv_size(n, layer) for n in size)
         if min(conv) < layer.pool:
-            return f"model.conv[{i}].pool: window {layer.pool} exceeds the convolution output {conv}"
+            return f"model.conv[{i}].pool: window {layer.pool} is larger than the convolution output {conv}"
         size = tuple(n // layer.pool for n in conv)
     return None
 

@@ -3,7 +3,6 @@ jax.value_and_grad + optax in a jitted step, the up-pass jitted; dicts of jax.nu
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -54,13 +53,15 @@ class Adapter:
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``rbm{l}.W`` (V_l, H_l), ``rbm{l}.b_v``, ``rbm{l}.b_h``,
         ``clf.kernel`` (H_last, C), ``clf.bias`` (C,), float32."""
-        put = lambda d: jax.device_put({k: np.asarray(v, np.float32) for k, v in d.items()}, self.dev)  # noqa: E731
         # one trainer per layer, each with a fresh optimizer state for its own phase
-        self.trainers = [CDTrainer(put(spec.rbm_weights(weights, l)), spec.rbm_model(self.model, l), self.train, self.dev)
-                         for l in range(len(self.model.hidden))]
-        self.clf = put({"kernel": weights["clf.kernel"], "bias": weights["clf.bias"]})
+        self.trainers = [CDTrainer(self._put(spec.rbm_weights(weights, l)), spec.rbm_model(self.model, l), self.train,
+                                   self.dev) for l in range(len(self.model.hidden))]
+        self.clf = self._put({"kernel": weights["clf.kernel"], "bias": weights["clf.bias"]})
         self.clf_state = jax.device_put(self.tx.init(self.clf), self.dev)
         self.epoch = 0
+
+    def _put(self, arrays: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        return jax.device_put({k: np.asarray(v, np.float32) for k, v in arrays.items()}, self.dev)
 
     def _rbms(self, n: int | None = None) -> list[dict]:
         return [t.params for t in self.trainers[:n]]

@@ -41,13 +41,12 @@ class Adapter:
             self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train) for l, rbm in enumerate(self.rbms)]
             self.clf_opt = Optimizer(self.train, self.clf.trainable_variables)
         sizes = spec.layer_sizes(self.model, self.info)
-        # up-pass to each depth, traced once: unknown row counts in the signatures
-        self._up = [tf.function(lambda x, n=n: self._up_pass(x, n), input_signature=[tf.TensorSpec([None, sizes[0]])])
-                    for n in range(n_layers + 1)]
+        # traced once each: unknown row counts in the signatures
+        x = tf.TensorSpec([None, sizes[0]], tf.float32)
+        self._up = [tf.function(lambda a, n=n: self._up_pass(a, n), input_signature=[x]) for n in range(n_layers + 1)]
         self._clf_step = tf.function(self._classifier_step, input_signature=[
             tf.TensorSpec([None, sizes[-1]], tf.float32), tf.TensorSpec([None], tf.int64)])
-        self._forward = tf.function(lambda x: self.clf(self._up_pass(x, n_layers)),
-                                    input_signature=[tf.TensorSpec([None, sizes[0]], tf.float32)])
+        self._forward = tf.function(lambda a: self.clf(self._up_pass(a, n_layers)), input_signature=[x])
         self.epoch = 0
 
     def _up_pass(self, x: tf.Tensor, n_layers: int) -> tf.Tensor:

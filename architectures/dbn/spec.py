@@ -20,6 +20,8 @@ predict(x) = the logits (N, C).
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,7 +77,7 @@ def noise_widths(model: Model, info_or_width) -> list[int]:
 def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     sizes = layer_sizes(model, info)
     shapes: dict[str, tuple[int, ...]] = {}
-    for l, (v, h) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for l, (v, h) in enumerate(itertools.pairwise(sizes)):
         shapes.update({f"rbm{l}.W": (v, h), f"rbm{l}.b_v": (v,), f"rbm{l}.b_h": (h,)})
     shapes.update({"clf.kernel": (sizes[-1], info.n_classes), "clf.bias": (info.n_classes,)})
     return shapes
@@ -211,7 +213,7 @@ def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     pretraining phases and the classifier phase (each counted once) of one example's step: the
     up-pass below the layer plus architectures/rbm's (4 + 2k) V H, or forward + 2 H C backward."""
     sizes = layer_sizes(model, info)
-    ups = [2 * v * h + h for v, h in zip(sizes[:-1], sizes[1:])]
+    ups = [2 * v * h + h for v, h in itertools.pairwise(sizes)]
     clf = 2 * sizes[-1] * info.n_classes + info.n_classes
     fwd = sum(ups) + clf
     phases = [sum(ups[:l]) + 2 * sizes[l] * sizes[l + 1] * (4 + 2 * model.cd_k) for l in range(len(model.hidden))]

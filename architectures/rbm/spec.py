@@ -7,8 +7,9 @@ Init (Hinton, "A practical guide to training RBMs", 2010): W ~ N(0, 0.01^2), zer
 Training step on a batch v (B, V) with harness noise u (B, H + k (V + H)), statistics as in
 Hinton's guide (probabilities where they are allowed, samples where the chain needs them):
   positive phase   p0 = p(h|v) = sigmoid(v W + b_h)                     (probabilities)
-  chain start      h0 = [u[:, :H] < p0]  (CD-k: every step; PCD: only the very first step, after
-                   which the chain starts from the persistent hidden state, one chain per batch row)
+  chain start      h0 = [u[:, :H] < p0]  (CD-k: every step; PCD: only the first step of training,
+                   after which the chain starts from the persistent hidden state, one chain per
+                   batch row, carried across batches and epochs)
   Gibbs step i     v_i = [u_v < p(v|h_{i-1})], h_i = [u_h < p(h|v_i)], i = 1..k, where u_v, u_h
                    are columns H + (i-1)(V+H) + [0, V) and + [V, V+H) of u: sample "1 if u < p"
   negative phase   v_k (sampled) and p(h|v_k) (probabilities)
@@ -26,6 +27,7 @@ Hinton's guide (probabilities where they are allowed, samples where the chain ne
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -149,15 +151,12 @@ def ais_log_partition(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, *, n_runs
     rng = np.random.default_rng(seed)
     betas = np.linspace(0.0, 1.0, n_betas)
     v = (rng.random((n_runs, n_v)) < sigmoid(a)).astype(np.float64)
-
-    def log_f(v: np.ndarray, beta: float) -> np.ndarray:
-        return (1 - beta) * (v @ a) + beta * (v @ b_v) + softplus(beta * (v @ W + b_h)).sum(axis=1)
-
     log_w = np.zeros(n_runs)
-    for prev, beta in zip(betas[:-1], betas[1:]):
-        log_w += log_f(v, beta) - log_f(v, prev)
+    for prev, beta in itertools.pairwise(betas):
+        act = v @ W + b_h  # shared by both log f terms and the hidden sample
+        log_w += (beta - prev) * (v @ (b_v - a)) + (softplus(beta * act) - softplus(prev * act)).sum(axis=1)
         if beta < 1.0:  # the transition leaving model `beta` invariant
-            h = (rng.random((n_runs, n_h)) < sigmoid(beta * (v @ W + b_h))).astype(np.float64)
+            h = (rng.random((n_runs, n_h)) < sigmoid(beta * act)).astype(np.float64)
             v = (rng.random((n_runs, n_v)) < sigmoid((1 - beta) * a + beta * (h @ W.T + b_v))).astype(np.float64)
     log_z_a = n_h * np.log(2.0) + softplus(a).sum()
     return float(log_z_a + logsumexp(log_w) - np.log(n_runs))
@@ -265,8 +264,8 @@ def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
 
 
 def _softmax_regression_accuracy(f: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> float:
-    """Multinomial logistic regression (L2 ``l2`` on the weights, L-BFGS from zeros) fitted on one
-    half of a fixed stratified 50/50 split of (f, y), accuracy on the other half."""
+    """Multinomial logistic regression (L2 ``l2`` on the weights, at most 200 L-BFGS iterations from
+    zeros) fitted on one half of a fixed stratified 50/50 split of (f, y), accuracy on the other."""
     from scipy.optimize import minimize  # scipy only: the worker must import no other framework
 
     fit, score = stratified_split(y, 0.5, seed=SPLIT_SEED)
@@ -287,7 +286,7 @@ def _softmax_regression_accuracy(f: np.ndarray, y: np.ndarray, l2: float = 1e-2)
         grad = xa[fit].T @ (np.exp(logp) - onehot) / len(fit) + l2 * k * reg
         return val, grad.ravel()
 
-    res = minimize(objective, np.zeros(n_f * n_c), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    res = minimize(objective, np.zeros(n_f * n_c), jac=True, method="L-BFGS-B", options={"maxiter": 200})
     pred = (xa[score] @ res.x.reshape(n_f, n_c)).argmax(axis=1)
     return float((pred == yi[score]).mean())
 
@@ -304,11 +303,12 @@ def _pixel_accuracy(x: np.ndarray, y: np.ndarray) -> float:
 
 def log_likelihood_estimate(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, x: np.ndarray) -> float:
     """Exact mean log-likelihood when min(V, H) <= EXACT_MAX_UNITS, else with AIS log Z (base
-    model: the data's base rates, 100 runs, 1000 temperatures, seed 0)."""
+    model: the data's base rates; 64 runs, 500 temperatures, seed 0: ~0.1 s for 64 x 64 units,
+    cheap enough to run after every epoch, typically within a few hundredths of a nat)."""
     if min(W.shape) <= EXACT_MAX_UNITS:
         return log_likelihood(W, b_v, b_h, x)
     p = np.clip(x.mean(axis=0), 1e-3, 1 - 1e-3)
-    log_z = ais_log_partition(W, b_v, b_h, base_b_v=np.log(p / (1 - p)))
+    log_z = ais_log_partition(W, b_v, b_h, n_runs=64, n_betas=500, base_b_v=np.log(p / (1 - p)))
     return log_likelihood(W, b_v, b_h, x, log_z=log_z)
 
 

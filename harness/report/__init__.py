@@ -134,7 +134,7 @@ def build(out_dir: Path) -> Path:
     env = json.loads((out_dir / "env.json").read_text()) if (out_dir / "env.json").exists() else {}
     config = json.loads((out_dir / "config.json").read_text()) if (out_dir / "config.json").exists() else {}
     bench_cfg = {}
-    for i, b in enumerate(config.get("benchmarks", [])):
+    for b in config.get("benchmarks", []):
         bench_cfg[b.get("name") or f"{b['architecture']}-{b['dataset']}"] = b
     by_bench: dict[str, list[dict]] = {}
     for r in res.records:
