@@ -2,8 +2,8 @@
 train step compiled once as a ``pytensor.function`` with ``updates=`` (Theano's classic loop).
 
 Both directions of a layer advance in one scan: the bw direction reads the time-reversed input
-projections and its outputs are flipped back to the original time order. Every constant is a numpy float32: PyTensor turns a
-Python float into float64 and would upcast.
+projections and its outputs are flipped back to the original time order. Every constant is a
+numpy float32: PyTensor turns a Python float into float64 and would upcast.
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _cell(cell: str, n_h: int, g, h, w_hh, b_hh=None):
 def _layer(p: dict, layer: int, model, xs):
     """xs (T, N, in) symbolic -> outputs (T, N, D*H), [fw, bw] in the original time order.
 
-    Both directions advance in one scan (bw reads the time-reversed projections), which halves
-    the number of scans to compile and to run."""
+    Both directions advance in one scan (bw reads the time-reversed projections): one loop
+    instead of two, at run time and for the graph rewrites at compile time."""
     dirs = directions(model)
     bias = "b" if model.cell == "simple" else "b_ih"
     recurrent = ["w_hh"] if model.cell == "simple" else ["w_hh", "b_hh"]

@@ -8,6 +8,8 @@ import jax
 from harness.frameworks import _common
 
 jax.config.update("jax_enable_x64", False)
+# Full float32 matmuls/convolutions on GPUs (XLA may otherwise use TF32): same math as the reference.
+jax.config.update("jax_default_matmul_precision", "highest")
 
 
 def version() -> str:

@@ -25,6 +25,7 @@ def setup(threads: int, seed: int) -> dict:
             tf.config.experimental.set_memory_growth(gpu, True)  # no preallocation: honest peak
         except RuntimeError:
             pass
+    tf.config.experimental.enable_tensor_float_32_execution(False)  # full float32 on GPUs
     tf.random.set_seed(seed)
     _common.seed_python(seed)
     return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),

@@ -18,6 +18,9 @@ def setup(threads: int, seed: int) -> dict:
         pass
     torch.manual_seed(seed)
     _common.seed_python(seed)
+    # Full float32 on GPUs too (no TF32), like every other framework: same math, fair comparison.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(),
             "blas": _common.blas_threads()}
 
