@@ -32,7 +32,7 @@ quick: $(STAMP)
 	$(VENV)/bin/annbench run configs/quick.yaml
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
+	$(PY) -m pytest -q -n $(JOBS) --dist worksteal
 
 report: $(STAMP)
 	@test -n "$(RUN)" || (echo "usage: make report RUN=results/<run dir>"; exit 2)

@@ -11,6 +11,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+import harness.frameworks.theano  # noqa: F401  (pins PyTensor's C backend, mode CVM, for every adapter)
+
 F32 = np.float32
 
 

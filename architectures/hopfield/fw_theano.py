@@ -12,6 +12,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.scan.utils import until
 
+import harness.frameworks.theano  # noqa: F401  (pins PyTensor's C backend, mode CVM, for every adapter)
+
 
 def pm1(x: np.ndarray) -> np.ndarray:
     """(n, ...) -> (n, N) float32 +-1: +1 where x > 0 (so {0,1} digits map 0 -> -1)."""

@@ -13,6 +13,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.gradient import zero_grad
 
+import harness.frameworks.theano  # noqa: F401  (pins PyTensor's C backend, mode CVM, for every adapter)
+
 F32 = np.float32
 # Theano's own backend: C thunks run by the C VM (Theano's FAST_RUN). PyTensor 3 defaults to its
 # Numba backend instead, which JIT-compiles on the first call (inside the first timed epoch).

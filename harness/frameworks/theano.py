@@ -1,13 +1,18 @@
 """Theano helper, through PyTensor (Theano's maintained successor).
 
-PyTensor compiles graphs to C; it runs on the CPU here (its GPU backends are JAX/Numba-based, not
-the old Theano CUDA backend), so ``cuda`` is reported as unavailable.
+PyTensor 3 defaults to its Numba backend; annbench pins the C virtual machine (``CVM``), Theano's
+own C backend, for every theano adapter (importing this module sets it), so compile happens in
+``build`` and all architectures are measured the same way. It runs on the CPU (PyTensor's GPU
+paths go through JAX, not the old Theano CUDA backend), so ``cuda`` is reported as unavailable.
 """
 from __future__ import annotations
 
 import pytensor
 
 from harness.frameworks import _common
+
+MODE = "CVM"
+pytensor.config.mode = MODE
 
 
 def version() -> str:
@@ -17,7 +22,8 @@ def version() -> str:
 def setup(threads: int, seed: int) -> dict:
     _common.limit_blas(threads)
     _common.seed_python(seed)
-    return {"blas": _common.blas_threads(), "floatX": pytensor.config.floatX, "cxx": bool(pytensor.config.cxx)}
+    return {"blas": _common.blas_threads(), "floatX": pytensor.config.floatX, "cxx": bool(pytensor.config.cxx),
+            "mode": MODE, "blas_ldflags": pytensor.config.blas__ldflags or "none (numpy C-API dot)"}
 
 
 def device_available(device: str) -> str | None:
