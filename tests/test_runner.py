@@ -138,3 +138,42 @@ def test_kill_minus_9_then_resume(tmp_path):
     ids = [r["job_id"] for r in final.records]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 4, ids
     assert [r["job_id"] for r in final.records[: len(done)]] == [r["job_id"] for r in done]  # nothing redone
+
+
+TINY = [
+    {"architecture": "cnn", "model": {"conv": [{"channels": 4, "kernel": 3, "padding": 1, "pool": 2}], "dense": [8]},
+     "train": {"epochs": 2, "batch_size": 64, "lr": 0.01}},
+    {"architecture": "rnn", "model": {"cell": "gru", "hidden": 8}, "train": {"epochs": 2, "batch_size": 64, "lr": 0.01}},
+    {"architecture": "lstm", "dataset": "adding", "data": {"length": 10, "n_train": 256, "n_test": 64},
+     "model": {"hidden": 8}, "train": {"epochs": 2, "batch_size": 64, "lr": 0.01}},
+    {"architecture": "autoencoder", "model": {"encoder": [8, 4]}, "train": {"epochs": 2, "batch_size": 64, "lr": 0.01}},
+    {"architecture": "hopfield", "train": {"epochs": 1, "batch_size": 8}},
+    {"architecture": "boltzmann", "model": {"hidden": 2, "gibbs_steps": 2},
+     "train": {"epochs": 3, "batch_size": 14, "lr": 0.05}},
+    {"architecture": "rbm", "model": {"hidden": 8}, "train": {"epochs": 3, "batch_size": 14, "optimizer": "sgd", "lr": 0.05}},
+    {"architecture": "dbn", "model": {"hidden": [16, 8], "pretrain_epochs": 1},
+     "train": {"epochs": 3, "batch_size": 64, "optimizer": "sgd", "lr": 0.1}},
+    {"architecture": "som", "model": {"rows": 4, "cols": 4}, "train": {"epochs": 2, "batch_size": 32},
+     "frameworks": ["autograd", "minisom"]},
+]
+
+
+@pytest.mark.slow
+def test_every_architecture_runs_through_the_runner(tmp_path):
+    """Each architecture once through the real runner/worker path (autograd: the lightest import)."""
+    import importlib
+
+    cfg = {"name": "archs", "repeats": 1, "frameworks": ["autograd"], "benchmarks": TINY}
+    out = tmp_path / "run"
+    p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    recs = results.read(out / "results.jsonl").records
+    assert len(recs) == len(TINY) + 1
+    for r in recs:
+        assert r["status"] == "ok", (r["benchmark"], r["framework"], r["error"])
+        spec = importlib.import_module(f"architectures.{r['architecture']}.spec")
+        assert set(spec.METRICS) & set(r["metrics"]), (r["architecture"], r["metrics"])
+        assert len(r["curve"]) >= 1 and r["params"] > 0
+    html = (out / "report.html").read_text()
+    for b in TINY:
+        assert b["architecture"] in html

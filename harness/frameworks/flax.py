@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import flax
 
-from harness.frameworks.jax import device_available, gpu_peak_mb, jax_device, reset_gpu_peak, setup, sync  # noqa: F401
+from harness.frameworks.jax import (  # noqa: F401
+    device_available, gpu_peak_mb, jax_device, optax_optimizer, reset_gpu_peak, setup, sync)
 from harness.frameworks.jax import version as jax_version
 
 

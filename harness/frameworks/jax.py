@@ -53,3 +53,13 @@ def gpu_peak_mb() -> float | None:
         return None
     stats = d.memory_stats() or {}
     return stats.get("peak_bytes_in_use", 0) / 2**20
+
+
+def optax_optimizer(train):
+    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas exactly.
+    Shared by the jax and flax adapters."""
+    import optax
+
+    if train.optimizer == "sgd":
+        return optax.sgd(train.lr, momentum=train.momentum)
+    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
