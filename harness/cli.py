@@ -104,6 +104,13 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
             cfg = cfgmod.parse(json.loads((resume / "config.json").read_text()), str(resume / "config.json"))
     except cfgmod.ConfigError as e:
         fail(str(e))
+    if resume is not None and config is not None and (resume / "config.json").exists():
+        import json
+
+        stored = cfgmod.parse(json.loads((resume / "config.json").read_text()), str(resume / "config.json"))
+        if stored.hash() != cfg.hash():
+            fail(f"{config}: differs from the config of {resume} (config.json); resuming would mix two "
+                 f"experiments — omit CONFIG to resume with the run's own config")
     if repeats:  # overrides the run's and every benchmark's repeats
         cfg.repeats = repeats
         for b in cfg.benchmarks:

@@ -103,16 +103,17 @@ def run_job(job: dict) -> dict:
         t = measure.now()
         try:
             adapter = Adapter(model, data.info, train, mode=job["mode"], device=job["device"], seed=job["seed"])
-            adapter.build(weights)
+            adapter.build({k: v.copy() for k, v in weights.items()})  # adapters may alias their input
         except Unsupported as e:
             return results.make_record(job, "unsupported", str(e), **base)
         adapter.sync()
         build_s = measure.now() - t
 
-        curve, epoch_times = [], []
+        curve, epoch_times, examples = [], [], 0
         train_start = measure.now()
         for epoch in range(train.epochs):
             xb, yb = _epoch(spec, data, train, model, job["seed"], epoch)
+            examples = int(xb.shape[0] * xb.shape[1]) if xb.ndim >= 2 else int(len(xb))
             t = measure.now()
             loss = adapter.train_epoch(xb, yb)
             adapter.sync()
@@ -132,7 +133,10 @@ def run_job(job: dict) -> dict:
     timing = {"import_s": import_s, "build_s": build_s, "first_epoch_s": epoch_times[0],
               "epoch_s": float(np.median(steady)), "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))),
               "epochs_timed": len(steady), "train_s": train_s, "eval_s": eval_s,
-              "infer_ms": infer_ms, "infer_per_s": infer_per_s}
+              "infer_ms": infer_ms, "infer_per_s": infer_per_s, "examples_per_epoch": examples}
+    if flops and flops.get("train") and timing["epoch_s"] > 0:
+        # analytic training FLOPs of one steady epoch over its median time (DESIGN: measurement 6)
+        timing["train_flops_per_s"] = flops["train"] * examples / timing["epoch_s"]
     memory = {"rss_base_mb": rss_base, "rss_peak_mb": peak.peak_mb, "gpu_peak_mb": helper.gpu_peak_mb(),
               "rss_method": peak.method}
     extra = dict(base.pop("extra"))

@@ -1,4 +1,5 @@
-"""Autoencoder in autograd: autograd.numpy forward, autograd.grad, the optimizer written in numpy."""
+"""Autoencoder in autograd: autograd.numpy forward, autograd.grad, the numpy optimizers of
+harness/frameworks/autograd.py."""
 from __future__ import annotations
 
 import autograd.numpy as anp
@@ -6,7 +7,7 @@ import numpy as np
 from autograd import value_and_grad
 
 from architectures._shared import Unsupported
-from harness.frameworks.autograd import device_available
+from harness.frameworks.autograd import device_available, flat32, float32_params, make_optimizer, step_epoch
 
 ACT = {"relu": lambda h: anp.maximum(h, 0.0), "tanh": anp.tanh,
        "sigmoid": lambda h: 1.0 / (1.0 + anp.exp(-h)), "linear": lambda h: h}
@@ -26,30 +27,6 @@ def forward(params: dict[str, np.ndarray], x: np.ndarray, model) -> np.ndarray:
     return h
 
 
-class Optimizer:
-    """harness/optim.py's SGD-momentum and Adam, in float32 numpy, updating params in place."""
-
-    def __init__(self, params: dict[str, np.ndarray], train):
-        self.train, self.t = train, 0
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}  # SGD velocity / Adam second moment
-        self.m = {k: np.zeros_like(v) for k, v in params.items()} if train.optimizer == "adam" else {}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        tr = self.train
-        self.t += 1
-        for k, w in params.items():
-            g = np.asarray(grads[k], np.float32)
-            if tr.optimizer == "sgd":
-                self.v[k] = np.float32(tr.momentum) * self.v[k] + g
-                w -= np.float32(tr.lr) * self.v[k]
-            else:
-                self.m[k] = np.float32(tr.beta1) * self.m[k] + np.float32(1 - tr.beta1) * g
-                self.v[k] = np.float32(tr.beta2) * self.v[k] + np.float32(1 - tr.beta2) * g * g
-                mhat = self.m[k] / np.float32(1 - tr.beta1 ** self.t)
-                vhat = self.v[k] / np.float32(1 - tr.beta2 ** self.t)
-                w -= np.float32(tr.lr) * mhat / (np.sqrt(vhat) + np.float32(tr.eps))
-
-
 class Adapter:
     MODES = ("step",)  # autograd traces every call: one gradient evaluation per batch
     NOTES = ""
@@ -63,8 +40,8 @@ class Adapter:
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
         model = self.model
-        self.params = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
-        self.opt = Optimizer(self.params, self.train)
+        self.params = float32_params(weights)
+        self.opt = make_optimizer(self.params, self.train)
 
         def loss_fn(params, x, y):
             d = forward(params, x, model) - y
@@ -77,16 +54,11 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        total = 0.0
-        for x, y in zip(xb, yb):
-            loss, grads = self._value_and_grad(self.params, x, y)
-            self.opt.step(self.params, grads)
-            total += float(loss)
-        return total / len(xb)
+        return step_epoch(self._value_and_grad, self.params, self.opt, xb, yb)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""
-        return np.asarray(forward(self.params, np.asarray(x, np.float32).reshape(len(x), -1), self.model), np.float32)
+        return np.asarray(forward(self.params, flat32(x), self.model), np.float32)
 
     def sync(self) -> None:
         pass  # numpy is synchronous

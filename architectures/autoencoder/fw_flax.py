@@ -1,34 +1,31 @@
-"""Autoencoder in Flax NNX: nnx.Linear layers (decoder biases as nnx.Param when tied),
-nnx.Optimizer over optax, one nnx.jit'd step per batch through nnx.cached_partial."""
+"""Autoencoder in Flax NNX: nnx.Linear layers (decoder biases as nnx.Param when tied), trained by
+harness.frameworks.flax.Trainer on the mean squared error (nnx.Optimizer over optax, one nnx.jit'd
+step per batch through nnx.cached_partial, the losses summed on the device)."""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
-from harness.frameworks.jax import jax_device
+from harness.frameworks.flax import (
+    Trainer,
+    const_init,
+    forward,
+    jax_device,
+    mse,
+    put_rows,
+    put_steps,
+    sum_steps,
+)
 
 ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda h: h}
 
 
-def make_tx(train) -> optax.GradientTransformation:
-    """optax.sgd (trace) and optax.adam follow the canonical formulas of harness/optim.py."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
-
-
-def _const(a: np.ndarray):
-    """An nnx initializer returning the given canonical array (no library initialisation)."""
-    return lambda key, shape, dtype=jnp.float32: jnp.asarray(a, jnp.float32)
-
-
 def _linear(weights: dict[str, np.ndarray], name: str) -> nnx.Linear:
     k = weights[f"{name}.kernel"]  # nnx.Linear stores (in, out), the canonical layout
-    return nnx.Linear(k.shape[0], k.shape[1], kernel_init=_const(k),
-                      bias_init=_const(weights[f"{name}.bias"]), rngs=nnx.Rngs(0))
+    return nnx.Linear(k.shape[0], k.shape[1], kernel_init=const_init(k),
+                      bias_init=const_init(weights[f"{name}.bias"]), rngs=nnx.Rngs(0))
 
 
 class AutoEncoder(nnx.Module):
@@ -59,23 +56,6 @@ class AutoEncoder(nnx.Module):
         return h
 
 
-@nnx.jit
-def train_step(net: AutoEncoder, optimizer: nnx.Optimizer, xs: jax.Array, ys: jax.Array, i: jax.Array) -> jax.Array:
-    """One optimizer step on batch i of the epoch xs, ys (steps, B, D) held on device; a traced i
-    slices inside the one compiled step."""
-    def loss_fn(net):
-        return jnp.mean((net(xs[i]) - ys[i]) ** 2)  # mean over batch and features
-
-    loss, grads = nnx.value_and_grad(loss_fn)(net)
-    optimizer.update(net, grads)
-    return loss
-
-
-@nnx.jit
-def predict_fn(net: AutoEncoder, x: jax.Array) -> jax.Array:
-    return net(x)
-
-
 class Adapter:
     MODES = ("step",)  # one nnx.jit-compiled optimizer step per batch
     NOTES = ""
@@ -88,9 +68,7 @@ class Adapter:
         """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
         with jax.default_device(self.dev):
             self.net = AutoEncoder(weights, self.model)
-            self.optimizer = nnx.Optimizer(self.net, make_tx(self.train), wrt=nnx.Param)
-        # caches the graph traversal of net and optimizer: less Python overhead per step
-        self._step = nnx.cached_partial(train_step, self.net, self.optimizer)
+        self.trainer = Trainer(self.net, mse, self.train, self.dev)  # mean over batch and features
 
     def get_weights(self) -> dict[str, np.ndarray]:
         def arr(v) -> np.ndarray:
@@ -108,17 +86,13 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        x = jax.device_put(xb, self.dev)
-        y = jax.device_put(yb, self.dev)
-        total = jnp.zeros((), jnp.float32)
-        for i in range(x.shape[0]):
-            total = total + self._step(x, y, i)  # stays on device: no per-step host sync
-        return float(total) / x.shape[0]
+        xs, ys = put_steps(xb, self.dev), put_steps(yb, self.dev)
+        # each loss added outside the jit (not Trainer.summed_epoch, whose add XLA may fuse: other last bits)
+        return sum_steps(lambda total, i: total + self.trainer.step(xs, ys, i), xs.shape[0], self.dev)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""
-        t = jax.device_put(np.asarray(x, np.float32).reshape(len(x), -1), self.dev)
-        return np.asarray(predict_fn(self.net, t))
+        return np.asarray(forward(self.net, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.net))

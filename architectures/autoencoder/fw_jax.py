@@ -4,18 +4,19 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from harness.frameworks.jax import jax_device
+from harness.frameworks.jax import (
+    AdapterBase,
+    batch_loss,
+    host_tree,
+    init_state,
+    optax_optimizer,
+    optax_update,
+    put_rows,
+    put_tree,
+)
 
 ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda h: h}
-
-
-def make_tx(train) -> optax.GradientTransformation:
-    """optax.sgd (trace) and optax.adam follow the canonical formulas of harness/optim.py."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
 
 
 def forward(params: dict[str, jax.Array], x: jax.Array, model) -> jax.Array:
@@ -32,35 +33,30 @@ def forward(params: dict[str, jax.Array], x: jax.Array, model) -> jax.Array:
     return h
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # one jit-compiled optimizer step per batch
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+
+        def fwd(params, x):
+            return forward(params, x, model)
+
+        self.tx = optax_optimizer(train)
+        self._predict = jax.jit(fwd)
+        update = optax_update(lambda params, x, y: batch_loss(fwd(params, x), y, classify=False), self.tx)
+        # xs, ys: the whole epoch on device; a traced i slices inside the one compiled step. The loss
+        # is summed outside the jit (not as drive_steps does inside it: that rounds the sum differently)
+        self._step = jax.jit(lambda params, opt_state, xs, ys, i: update(params, opt_state, xs[i], ys[i]))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
-        model = self.model
-        self.params = {k: jax.device_put(np.asarray(v, np.float32), self.dev) for k, v in weights.items()}
-        tx = make_tx(self.train)
-        self.opt_state = tx.init(self.params)
-
-        def loss_fn(params, x, y):
-            return jnp.mean((forward(params, x, model) - y) ** 2)
-
-        def step(params, opt_state, xs, ys, i):
-            # xs, ys: the whole epoch on device; a traced i slices inside the one compiled step
-            loss, grads = jax.value_and_grad(loss_fn)(params, xs[i], ys[i])
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, loss
-
-        self._step = jax.jit(step)  # traced once per epoch shape (the same every epoch)
-        self._predict = jax.jit(lambda params, x: forward(params, x, model))
+        self.params = put_tree(weights, self.dev)
+        self.opt_state = init_state(self.tx, self.params, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v, dtype=np.float32).copy() for k, v in self.params.items()}
+        return host_tree(self.params)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
@@ -74,8 +70,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""
-        t = jax.device_put(np.asarray(x, np.float32).reshape(len(x), -1), self.dev)
-        return np.asarray(self._predict(self.params, t))
+        return np.asarray(self._predict(self.params, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(self.params)

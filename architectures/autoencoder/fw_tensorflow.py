@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import tf_device
+from harness.frameworks.tensorflow import AdapterBase, Optimizer, batch_loss, flat_rows, to_numpy
 
 ACT = {"relu": tf.nn.relu, "tanh": tf.tanh, "sigmoid": tf.sigmoid, "linear": tf.identity}
 
@@ -28,40 +28,9 @@ def forward(params: dict[str, tf.Variable], x: tf.Tensor, model) -> tf.Tensor:
     return h
 
 
-class Optimizer:
-    """harness/optim.py's SGD-momentum and Adam with tf ops (Keras's Adam puts eps elsewhere)."""
-
-    def __init__(self, params: dict[str, tf.Variable], train):
-        self.train = train
-        self.t = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # float64: exact bias corrections
-        self.v = {k: tf.Variable(tf.zeros_like(v), trainable=False) for k, v in params.items()}  # velocity / 2nd moment
-        adam = train.optimizer == "adam"
-        self.m = {k: tf.Variable(tf.zeros_like(v), trainable=False) for k, v in params.items()} if adam else {}
-
-    def apply(self, params: dict[str, tf.Variable], grads: dict[str, tf.Tensor]) -> None:
-        tr = self.train
-        if tr.optimizer == "sgd":
-            for k, w in params.items():
-                v = self.v[k].assign(tr.momentum * self.v[k] + grads[k])
-                w.assign_sub(tr.lr * v)
-            return
-        t = self.t.assign_add(1.0)
-        bc1 = tf.cast(1 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
-        bc2 = tf.cast(1 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
-        for k, w in params.items():
-            g = grads[k]
-            m = self.m[k].assign(tr.beta1 * self.m[k] + (1 - tr.beta1) * g)
-            v = self.v[k].assign(tr.beta2 * self.v[k] + (1 - tr.beta2) * g * g)
-            w.assign_sub(tr.lr * (m / bc1) / (tf.sqrt(v / bc2) + tr.eps))
-
-
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # one tf.function call per batch
     NOTES = ""
-
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = tf_device(device)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
@@ -70,23 +39,19 @@ class Adapter:
         with tf.device(self.dev):
             self.params = {k: tf.Variable(np.asarray(v, np.float32), name=k.replace(".", "_"))
                            for k, v in weights.items()}
-            self.opt = Optimizer(self.params, self.train)
+            self.opt = Optimizer(self.train, list(self.params.values()))
 
         batch = tf.TensorSpec([None, d], tf.float32)
 
         @tf.function(input_signature=[batch, batch])  # fixed signature: traced once
         def step(x, y):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(forward(self.params, x, model) - y))
-            grads = tape.gradient(loss, self.params)
-            self.opt.apply(self.params, grads)
-            return loss
+            return self.opt.minimize(lambda: batch_loss(forward(self.params, x, model), y, classify=False))
 
         self._step = step
         self._predict = tf.function(lambda x: forward(self.params, x, model), input_signature=[batch])
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: v.numpy().astype(np.float32).copy() for k, v in self.params.items()}
+        return {k: to_numpy(v) for k, v in self.params.items()}
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
@@ -101,7 +66,4 @@ class Adapter:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""
         with tf.device(self.dev):
-            return self._predict(tf.convert_to_tensor(np.asarray(x, np.float32).reshape(len(x), -1))).numpy()
-
-    def sync(self) -> None:
-        pass  # TF has no global sync; train_epoch's .numpy() fetch waits for the queued work
+            return self._predict(flat_rows(x)).numpy()

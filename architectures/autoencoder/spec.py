@@ -157,3 +157,26 @@ def check_case(**model_overrides) -> dict:
         "batch_size": 4,
         "trains": [TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9), TrainConfig(optimizer="adam", lr=0.01)],
     }
+
+
+def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
+    """Eight test inputs and their reconstructions, for the report."""
+    x = data.x_test[:8]
+    return {"reconstructions": {"inputs": x.tolist(), "outputs": np.asarray(adapter.predict(x)).tolist(),
+                                "image_shape": list(data.info.image_shape) if data.info.image_shape else None}}
+
+
+def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
+    """Test digits (top row) and each framework's reconstructions."""
+    rows, shape = [], None
+    for r in records:
+        rec = (r.get("extra") or {}).get("reconstructions")
+        if r.get("repeat") != 0 or not rec or not rec.get("image_shape"):
+            continue
+        shape = tuple(rec["image_shape"])
+        if not rows:
+            rows.append(("test inputs", rec["inputs"]))
+        rows.append((f"{r['framework']} {r['mode']}", rec["outputs"]))
+    if not rows:
+        return []
+    return [("reconstructions of test digits", figures.images("inputs and reconstructions", rows, shape))]

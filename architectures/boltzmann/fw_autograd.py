@@ -1,7 +1,7 @@
 """Boltzmann machine with autograd: autograd.numpy arrays in float32, Python Gibbs loops.
 
 The learning rule is a difference of sampled statistics, not a derivative, so autograd contributes only
-its numpy namespace; the optimizer is harness/optim.py's formulas written in float32 numpy. States are
+its numpy namespace; the optimizer is harness/frameworks/autograd.py's float32 numpy one. States are
 unit-major (n, B): one unit's update for the whole batch is one row.
 """
 from __future__ import annotations
@@ -9,33 +9,11 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
+from harness.frameworks.autograd import flat32, make_optimizer
+
 
 def sigmoid(z):
     return 1.0 / (1.0 + anp.exp(-z))
-
-
-class Optimizer:
-    """harness/optim.py's SGD-momentum and Adam, in float32 numpy."""
-
-    def __init__(self, train):
-        self.train, self.t, self.slots = train, 0, {}
-
-    def step(self, params: dict, grads: dict) -> dict:
-        tr = self.train
-        self.t += 1
-        out = {}
-        for k, g in grads.items():
-            s = self.slots.setdefault(k, {"m": anp.zeros_like(g), "v": anp.zeros_like(g)})
-            if tr.optimizer == "sgd":
-                s["v"] = np.float32(tr.momentum) * s["v"] + g
-                out[k] = params[k] - np.float32(tr.lr) * s["v"]
-                continue
-            s["m"] = np.float32(tr.beta1) * s["m"] + np.float32(1 - tr.beta1) * g
-            s["v"] = np.float32(tr.beta2) * s["v"] + np.float32(1 - tr.beta2) * g * g
-            mhat = s["m"] / np.float32(1 - tr.beta1 ** self.t)
-            vhat = s["v"] / np.float32(1 - tr.beta2 ** self.t)
-            out[k] = params[k] - np.float32(tr.lr) * mhat / (anp.sqrt(vhat) + np.float32(tr.eps))
-        return out
 
 
 class Adapter:
@@ -50,7 +28,7 @@ class Adapter:
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
         self.p = {k: anp.array(weights[k], dtype=anp.float32) for k in ("W", "b")}
-        self.opt = Optimizer(self.train)
+        self.opt = make_optimizer(self.p, self.train)  # updates self.p's arrays in place
         self.chains = None  # (n, B) persistent negative chains, created on first use
         self.offdiag = 1.0 - anp.eye(self.n, dtype=anp.float32)
 
@@ -83,18 +61,18 @@ class Adapter:
         grad_w = (-(anp.dot(pos, pos.T) - anp.dot(neg, neg.T)) / np.float32(batch)
                   + np.float32(self.model.weight_decay) * self.p["W"]) * self.offdiag
         grad_b = -(anp.sum(pos, axis=1) - anp.sum(neg, axis=1)) / np.float32(batch)
-        self.p = self.opt.step(self.p, {"W": grad_w, "b": grad_b})
+        self.opt.step(self.p, {"W": grad_w, "b": grad_b})
         return gap
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
-        x = anp.asarray(xb, anp.float32).reshape(xb.shape[0], xb.shape[1], -1)
+        x = flat32(xb, 2)
         u = anp.asarray(yb, anp.float32)
         return float(sum(self._step(x[i], u[i]) for i in range(len(x))) / len(x))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
-        flat = anp.asarray(x, anp.float32).reshape(len(x), -1)
+        flat = flat32(x)
         s = anp.concatenate([flat, anp.zeros((len(x), self.n - flat.shape[1]), anp.float32)], axis=1)
         return sigmoid(anp.dot(s, self.p["W"]) + self.p["b"])
 

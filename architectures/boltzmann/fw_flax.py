@@ -2,25 +2,20 @@
 nnx Variable, ``nnx.Optimizer`` and an ``nnx.jit`` train step.
 
 The AHS gradient is a difference of sampled statistics (no nnx.grad); it is wrapped as an
-``nnx.State`` of Params and applied with ``optimizer.update`` (optax.sgd/adam = harness/optim.py).
+``nnx.State`` of Params and applied with ``optimizer.update`` (harness.frameworks.flax.new_optimizer:
+optax.sgd/adam = harness/optim.py).
 Gibbs sweeps are a ``lax.scan`` over the flattened (sweep, unit) sequence; states are unit-major (n, B).
 """
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
-from harness.frameworks.jax import jax_device
-
-
-def make_optimizer(train) -> optax.GradientTransformation:
-    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+from harness.frameworks.flax import forward, jax_device, new_optimizer, put_steps, sum_steps
 
 
 class Chains(nnx.Variable):
@@ -79,9 +74,6 @@ def train_step(bm: BoltzmannMachine, optimizer: nnx.Optimizer, total: jax.Array,
     return total + gap
 
 
-predict = nnx.jit(lambda bm, s: bm(s))
-
-
 class Adapter:
     MODES = ("step",)
     NOTES = ""
@@ -96,7 +88,7 @@ class Adapter:
         """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
         w, b = (jax.device_put(np.asarray(weights[k], np.float32), self.dev) for k in ("W", "b"))
         self.bm = BoltzmannMachine(w, b, self.model, self.nv)
-        self.optimizer = nnx.Optimizer(self.bm, make_optimizer(self.train), wrt=nnx.Param)
+        self.optimizer = new_optimizer(self.bm, self.train, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {"W": np.array(self.bm.W[...], np.float32), "b": np.array(self.bm.b[...], np.float32)}
@@ -104,20 +96,17 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
         steps, batch = xb.shape[:2]
-        xs = jax.device_put(np.asarray(xb, np.float32).reshape(steps, batch, -1), self.dev)
-        us = jax.device_put(np.asarray(yb, np.float32), self.dev)
         if self.bm.chains.shape[1] != batch:  # first epoch after build: all-zero chains
             self.bm.chains = Chains(jax.device_put(np.zeros((self.n, batch), np.float32), self.dev))
-        total = jax.device_put(np.float32(0), self.dev)
-        for i in range(steps):
-            total = train_step(self.bm, self.optimizer, total, xs, us, i)
-        return float(total) / steps  # the only host fetch of the epoch
+        # a plain partial: nnx.cached_partial needs a fixed graph, and the chains Variable is replaced above
+        step = partial(train_step, self.bm, self.optimizer)
+        return sum_steps(step, steps, self.dev, put_steps(xb, self.dev), put_steps(yb, self.dev))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
         flat = np.asarray(x, np.float32).reshape(len(x), -1)
         s = np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))
-        return np.asarray(predict(self.bm, jax.device_put(s, self.dev)))
+        return np.asarray(forward(self.bm, jax.device_put(s, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.bm))

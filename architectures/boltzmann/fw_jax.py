@@ -12,14 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from harness.frameworks.jax import jax_device
-
-
-def make_optimizer(train) -> optax.GradientTransformation:
-    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+from harness.frameworks.jax import AdapterBase, drive_steps, host_tree, init_state, optax_optimizer, put_tree
 
 
 def sweeps(params: dict, s: jax.Array, units: jax.Array, u: jax.Array) -> jax.Array:
@@ -61,27 +54,26 @@ def make_step(model, nv: int, tx: optax.GradientTransformation):
     return step
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.nv = int(np.prod(info.input_shape))
         self.n = self.nv + model.hidden
-        self.tx = make_optimizer(train)
+        self.tx = optax_optimizer(train)
         self._step = jax.jit(make_step(model, self.nv, self.tx), donate_argnums=(0, 1, 2, 3))
         self._forward = jax.jit(lambda params, s: jax.nn.sigmoid(s @ params["W"] + params["b"]))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
-        self.params = jax.device_put({k: np.asarray(weights[k], np.float32) for k in ("W", "b")}, self.dev)
-        self.opt_state = jax.device_put(self.tx.init(self.params), self.dev)
+        self.params = put_tree({k: weights[k] for k in ("W", "b")}, self.dev)
+        self.opt_state = init_state(self.tx, self.params, self.dev)
         self.chains = None  # (n, B) persistent negative chains, created on first use
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: np.array(v, np.float32) for k, v in jax.device_get(self.params).items()}
+        return host_tree(self.params)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
@@ -90,11 +82,9 @@ class Adapter:
         us = jax.device_put(np.asarray(yb, np.float32), self.dev)
         if self.chains is None:  # also the (unused) carry when chains are not persistent
             self.chains = jax.device_put(np.zeros((self.n, batch), np.float32), self.dev)
-        total = jax.device_put(np.float32(0), self.dev)
-        for i in range(steps):
-            self.params, self.opt_state, self.chains, total = self._step(
-                self.params, self.opt_state, self.chains, total, xs, us, i)
-        return float(total) / steps  # the only host fetch of the epoch
+        (self.params, self.opt_state, self.chains), gap = drive_steps(
+            self._step, (self.params, self.opt_state, self.chains), xs, us, self.dev)
+        return gap
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import tf_device
+from harness.frameworks.tensorflow import AdapterBase
 
 
 def sweeps(w: tf.Tensor, b: tf.Tensor, s: tf.Tensor, units: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
@@ -30,16 +30,16 @@ def energy(w: tf.Tensor, b: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(-0.5 * quadratic - tf.linalg.matvec(s, b, transpose_a=True))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         self.nv = nv = int(np.prod(info.input_shape))
         self.n = n = nv + model.hidden
         k = model.gibbs_steps
-        with tf.device(tf_device(device)):
+        with tf.device(self.dev):
             self.W, self.b = tf.Variable(tf.zeros((n, n)), name="W"), tf.Variable(tf.zeros((n,)), name="b")
             # (m, v) per weight: Adam's moments, or SGD's velocity in v
             self.slots = {name: (tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v)))
@@ -70,7 +70,9 @@ class Adapter:
         return {"W": self.W.numpy().copy(), "b": self.b.numpy().copy()}
 
     def _apply(self, name: str, var: tf.Variable, g: tf.Tensor) -> None:
-        """harness/optim.py's update of one variable (self.t already counts this step)."""
+        """harness/optim.py's update of one variable (self.t already counts this step). Not the helper's
+        Optimizer: t is float32 and Adam's bias corrections are computed in float32 (beta ** t with beta
+        rounded to float32), and build() resets these slots in place (the tf.function holds them)."""
         tr, (m, v) = self.train, self.slots[name]
         if tr.optimizer == "sgd":
             v.assign(tr.momentum * v + g)
@@ -118,6 +120,3 @@ class Adapter:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
         flat = np.asarray(x, np.float32).reshape(len(x), -1)
         return self._forward(tf.constant(np.pad(flat, ((0, 0), (0, self.n - flat.shape[1]))))).numpy()
-
-    def sync(self) -> None:
-        pass  # train_epoch and predict end in a host fetch (.numpy()), which waits

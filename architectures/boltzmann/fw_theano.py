@@ -11,7 +11,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-import harness.frameworks.theano  # noqa: F401  (pins PyTensor's C backend, mode CVM, for every adapter)
+from harness.frameworks.theano import check_device, epoch_mean_f64, flat32
 
 F32 = np.float32
 
@@ -37,6 +37,7 @@ class Adapter:
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.nv = int(np.prod(info.input_shape))
         self.n = n = self.nv + model.hidden
@@ -50,7 +51,8 @@ class Adapter:
         self._compile()
 
     def _optimizer_updates(self, grads: dict) -> list:
-        """harness/optim.py's update for W and b, as (shared, new value) pairs."""
+        """harness/optim.py's update for W and b, as (shared, new value) pairs. Not the helper's
+        Optimizer: t is float32 and Adam's bias corrections are computed in float32."""
         tr, t = self.train, self.t + F32(1)
         out = [(self.t, t)]
         for name, p in (("W", self.W), ("b", self.b)):
@@ -102,17 +104,14 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
-        steps, batch = xb.shape[:2]
-        x = np.asarray(xb, F32).reshape(steps, batch, -1)
-        u = np.asarray(yb, F32)
         if self.fresh:
-            self.chains.set_value(np.zeros((self.n, batch), F32))
+            self.chains.set_value(np.zeros((self.n, xb.shape[1]), F32))
             self.fresh = False
-        return float(sum(float(self._step(x[i], u[i])) for i in range(steps)) / steps)
+        return epoch_mean_f64(self._step, flat32(xb, lead=2), np.asarray(yb, F32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
-        flat = np.asarray(x, F32).reshape(len(x), -1)
+        flat = flat32(x)
         return np.asarray(self._forward(np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))))
 
     def sync(self) -> None:

@@ -10,24 +10,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.frameworks.torch import sync as _sync
-from harness.frameworks.torch import torch_device
+from harness.frameworks.torch import AdapterBase, as_tensor, make_optimizer, mean_over_steps, to_numpy
 
 
-def make_optimizer(params, train) -> torch.optim.Optimizer:
-    """The canonical optimizers (harness/optim.py) are PyTorch's definitions."""
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
-    return torch.optim.Adam(params, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps)
-
-
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.nv = int(np.prod(info.input_shape))
         self.n = self.nv + model.hidden
 
@@ -39,7 +30,7 @@ class Adapter:
         self.chains: torch.Tensor | None = None  # (n, B) persistent negative chains, created on first use
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {"W": self.W.detach().cpu().numpy().copy(), "b": self.b.detach().cpu().numpy().copy()}
+        return {"W": to_numpy(self.W), "b": to_numpy(self.b)}
 
     def _sweeps(self, s: torch.Tensor, first: int, u: torch.Tensor) -> torch.Tensor:
         """Sequential Gibbs sweeps over units first .. n-1 of s (n, B) in place; u (k, units, B)."""
@@ -73,21 +64,13 @@ class Adapter:
     @torch.no_grad()
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
-        steps, batch = xb.shape[:2]
-        x = torch.from_numpy(np.ascontiguousarray(xb.reshape(steps, batch, -1), np.float32)).to(self.dev)
-        u = torch.from_numpy(np.ascontiguousarray(yb, np.float32)).to(self.dev)
-        total = torch.zeros((), device=self.dev)
-        for i in range(steps):
-            total += self._step(x[i], u[i])  # accumulate on device: no per-step host sync
-        return float(total.item() / steps)
+        x = as_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev, np.float32)
+        return mean_over_steps(self._step, x, as_tensor(yb, self.dev, np.float32))
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
         s = torch.zeros(len(x), self.n, device=self.dev)
-        flat = torch.from_numpy(np.asarray(x, np.float32).reshape(len(x), -1)).to(self.dev)
+        flat = as_tensor(x.reshape(len(x), -1), self.dev, np.float32)
         s[:, : flat.shape[1]] = flat
         return torch.sigmoid(s @ self.W + self.b).cpu().numpy()
-
-    def sync(self) -> None:
-        _sync(self.device)

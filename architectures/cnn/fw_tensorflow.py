@@ -14,46 +14,22 @@ import numpy as np
 import tensorflow as tf
 
 from architectures.cnn import spec
-from harness.frameworks.tensorflow import tf_device
+from harness.frameworks.tensorflow import (
+    AdapterBase,
+    Optimizer,
+    batch_loss,
+    epoch_trainer,
+    flat_batches,
+    flat_rows,
+    kernel_bias,
+    set_kernel_bias,
+    targets,
+)
 
 L = keras.layers
 PAD = {1: L.ZeroPadding1D, 2: L.ZeroPadding2D}
 CONV = {1: L.Conv1D, 2: L.Conv2D}
 POOL = {1: L.MaxPooling1D, 2: L.MaxPooling2D}
-
-
-class Optimizer:
-    """harness/optim.py in TF ops on tf.Variable slots. Keras's Adam puts eps inside the bias
-    correction ("eps-hat"), so the update is written out here instead."""
-
-    def __init__(self, train, variables: list):
-        self.train, self.vars = train, variables
-        n_slots = 1 if train.optimizer == "sgd" else 2  # sgd: velocity; adam: m, v
-        self.slots = [[tf.Variable(tf.zeros_like(w)) for w in variables] for _ in range(n_slots)]
-        self.t = tf.Variable(0, dtype=tf.int64)
-
-    def apply(self, grads: list) -> None:
-        tr = self.train
-        if tr.optimizer == "sgd":
-            for w, v, g in zip(self.vars, self.slots[0], grads):
-                v.assign(tr.momentum * v + g)
-                w.assign_sub(tr.lr * v)
-            return
-        self.t.assign_add(1)
-        t = tf.cast(self.t, tf.float64)  # bias corrections in float64, like the reference
-        c1 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
-        c2 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
-        for w, m, v, g in zip(self.vars, self.slots[0], self.slots[1], grads):
-            m.assign(tr.beta1 * m + (1.0 - tr.beta1) * g)
-            v.assign(tr.beta2 * v + (1.0 - tr.beta2) * g * g)
-            w.assign_sub(tr.lr * (m / c1) / (tf.sqrt(v / c2) + tr.eps))
-
-
-def _set(layer, weights: dict[str, np.ndarray], name: str):
-    """Overwrite Keras's own init with the canonical weights (layouts already agree)."""
-    layer.kernel.assign(weights[f"{name}.kernel"])
-    layer.bias.assign(weights[f"{name}.bias"])
-    return layer
 
 
 def make_net(model, info, weights: dict[str, np.ndarray]) -> tuple[keras.Sequential, list, list]:
@@ -74,20 +50,19 @@ def make_net(model, info, weights: dict[str, np.ndarray]) -> tuple[keras.Sequent
     for j, n in enumerate(sizes):
         denses.append(L.Dense(n, activation=model.activation if j < len(sizes) - 1 else None))
         net.add(denses[-1])
-    for i, layer in enumerate(convs):
-        _set(layer, weights, f"conv{i}")
+    for i, layer in enumerate(convs):  # overwrite Keras's own init (layouts already agree)
+        set_kernel_bias(layer, weights, f"conv{i}")
     for j, layer in enumerate(denses):
-        _set(layer, weights, f"dense{j}")
+        set_kernel_bias(layer, weights, f"dense{j}")
     return net, convs, denses
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: tf.function per batch; epoch: one tf.function per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = tf_device(device)
+        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         self.n_in = int(np.prod(info.input_shape))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -96,51 +71,27 @@ class Adapter:
         with tf.device(self.dev):
             self.net, self.convs, self.denses = make_net(self.model, self.info, weights)
             self.opt = Optimizer(self.train, self.net.trainable_variables)
-        # Traced once: unknown batch/step counts in the signatures, so no retracing per epoch.
         x, y = tf.TensorSpec([None, self.n_in], tf.float32), tf.TensorSpec([None], tf.int64)
-        xs, ys = tf.TensorSpec([None, None, self.n_in], tf.float32), tf.TensorSpec([None, None], tf.int64)
-        self._step = tf.function(self._train_step, input_signature=[x, y])
-        self._epoch = tf.function(self._train_loop, input_signature=[xs, ys])
+        self._train = epoch_trainer(self._train_step, x, y, self.mode)
         self._forward = tf.function(lambda x: self.net(x, training=False), input_signature=[x])
 
     def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            logits = self.net(x, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        self.opt.apply(tape.gradient(loss, self.net.trainable_variables))
-        return loss
-
-    def _train_loop(self, xs: tf.Tensor, ys: tf.Tensor) -> tf.Tensor:
-        """All steps of an epoch in one graph; returns the mean loss."""
-        n = tf.shape(xs)[0]
-        total = tf.constant(0.0)
-        for i in tf.range(n):
-            total += self._train_step(xs[i], ys[i])
-        return total / tf.cast(n, tf.float32)
+        """x (B, prod(input_shape)), y (B,) int -> mean softmax cross-entropy; one optimizer step."""
+        return self.opt.minimize(lambda: batch_loss(self.net(x, training=True), y))
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
         for prefix, layers in (("conv", self.convs), ("dense", self.denses)):
             for i, layer in enumerate(layers):
-                out[f"{prefix}{i}.kernel"] = np.array(layer.kernel.numpy(), dtype=np.float32)
-                out[f"{prefix}{i}.bias"] = np.array(layer.bias.numpy(), dtype=np.float32)
+                out.update(kernel_bias(layer, f"{prefix}{i}"))
         return out
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
         with tf.device(self.dev):
-            xs = tf.convert_to_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), tf.float32)
-            ys = tf.convert_to_tensor(yb.astype(np.int64, copy=False))
-            if self.mode == "epoch":
-                return float(self._epoch(xs, ys))
-            # one split op per epoch; losses stay tensors, so no host sync per step
-            losses = [self._step(x, y) for x, y in zip(tf.unstack(xs), tf.unstack(ys))]
-            return float(tf.reduce_mean(tf.stack(losses)))
+            return self._train(flat_batches(xb), targets(yb))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> logits (N, classes)."""
         with tf.device(self.dev):
-            return self._forward(tf.convert_to_tensor(x.reshape(len(x), -1), tf.float32)).numpy()
-
-    def sync(self) -> None:
-        """Nothing queued survives train_epoch/predict: both end in a host fetch."""
+            return self._forward(flat_rows(x)).numpy()

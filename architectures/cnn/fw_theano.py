@@ -17,9 +17,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax
 
-from architectures._shared import Unsupported
 from architectures.cnn import spec
-from harness.frameworks.theano import device_available
+from harness.frameworks.theano import Optimizer, check_device, compile_epoch, compile_step, epoch_mean, flat32
 
 F32 = np.float32
 # switch, not maximum: relu'(0) = 0 as in the other frameworks
@@ -78,44 +77,12 @@ def xent(logits, y):
     return -log_softmax(logits, axis=-1)[pt.arange(y.shape[0]), y].mean()
 
 
-class Optimizer:
-    """harness/optim.py as symbolic updates. State: sgd [velocities]; adam [m..., v..., t]."""
-
-    def __init__(self, train):
-        self.train = train
-
-    def init_state(self, weights: list[np.ndarray]) -> list[np.ndarray]:
-        zeros = [np.zeros_like(w) for w in weights]
-        if self.train.optimizer == "sgd":
-            return zeros
-        return [*zeros, *[np.zeros_like(w) for w in weights], np.int64(0)]
-
-    def update(self, params: list, grads: list, state: list) -> tuple[list, list]:
-        """Symbolic (new params, new state) from symbolic params, grads and state."""
-        tr = self.train
-        if tr.optimizer == "sgd":
-            new_vel = [F32(tr.momentum) * v + g for v, g in zip(state, grads)]
-            return [w - F32(tr.lr) * v for w, v in zip(params, new_vel)], new_vel
-        n = len(params)
-        ms, vs, t = state[:n], state[n:2 * n], state[-1] + 1
-        b1, b2 = F32(tr.beta1), F32(tr.beta2)
-        # bias corrections in float64, like the reference, then float32 for the update
-        c1 = pt.cast(1 - np.float64(tr.beta1) ** t, "float32")
-        c2 = pt.cast(1 - np.float64(tr.beta2) ** t, "float32")
-        new_m = [b1 * m + (F32(1) - b1) * g for m, g in zip(ms, grads)]
-        new_v = [b2 * v + (F32(1) - b2) * g * g for v, g in zip(vs, grads)]
-        new_w = [w - F32(tr.lr) * (m / c1) / (pt.sqrt(v / c2) + F32(tr.eps))
-                 for w, m, v in zip(params, new_m, new_v)]
-        return new_w, [*new_m, *new_v, t]
-
-
 class Adapter:
     MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        if (reason := device_available(device)) is not None:
-            raise Unsupported(reason)
+        check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.opt = Optimizer(train)
 
@@ -123,57 +90,33 @@ class Adapter:
         """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
         ``dense{j}.kernel`` (in, out), ``dense{j}.bias`` (out,)."""
         self.names = list(spec.weight_shapes(self.model, self.info))
-        w = [np.asarray(weights[k], np.float32) for k in self.names]
-        self.params = [pytensor.shared(a.copy(), name=k) for k, a in zip(self.names, w)]
-        self.state = [pytensor.shared(s) for s in self.opt.init_state(w)]
+        self.params = [pytensor.shared(np.array(weights[k], np.float32), name=k) for k in self.names]
         x = pt.matrix("x", dtype="float32")
         self._predict = pytensor.function([x], self._forward(self.params, x))
-        self._train = self._compile_epoch() if self.mode == "epoch" else self._compile_step()
+        if self.mode == "epoch":  # f(xs (steps, B, features), ys (steps, B)) -> mean loss
+            xs, ys = pt.tensor3("xs", dtype="float32"), pt.matrix("ys", dtype="int64")
+            self._train = compile_epoch(self._loss, self.opt, self.params, xs, ys)
+        else:  # f(x (B, features), y (B,)) -> loss
+            x, y = pt.matrix("x", dtype="float32"), pt.vector("y", dtype="int64")
+            self._train = compile_step(self._loss, self.opt, self.params, x, y)
 
     def _forward(self, params: list, x):
         return forward(dict(zip(self.names, params)), x, self.model, self.info)
 
-    def _train_step(self, params: list, state: list, x, y) -> tuple:
-        """Symbolic one optimizer step: (loss, new params, new state)."""
-        loss = xent(self._forward(params, x), y)
-        new_params, new_state = self.opt.update(params, pytensor.grad(loss, params), state)
-        return loss, new_params, new_state
-
-    def _compile_step(self) -> pytensor.compile.Function:
-        """f(x (B, features), y (B,)) -> loss; updates weights and state in place."""
-        x, y = pt.matrix("x", dtype="float32"), pt.vector("y", dtype="int64")
-        loss, new_p, new_s = self._train_step(self.params, self.state, x, y)
-        updates = list(zip(self.params + self.state, new_p + new_s))
-        return pytensor.function([x, y], loss, updates=updates)
-
-    def _compile_epoch(self) -> pytensor.compile.Function:
-        """f(xs (steps, B, features), ys (steps, B)) -> mean loss, scanning over the steps."""
-        xs, ys = pt.tensor3("xs", dtype="float32"), pt.matrix("ys", dtype="int64")
-        n_p = len(self.params)
-
-        def body(x, y, *carry):
-            loss, new_p, new_s = self._train_step(list(carry[:n_p]), list(carry[n_p:]), x, y)
-            return [*new_p, *new_s, loss]
-
-        shared = self.params + self.state
-        outs = pytensor.scan(body, sequences=[xs, ys], outputs_info=[*shared, None], return_updates=False)
-        updates = [(s, o[-1]) for s, o in zip(shared, outs[:-1])]  # keep only the last step's values
-        return pytensor.function([xs, ys], outs[-1].mean(), updates=updates)
+    def _loss(self, params: list, x, y):
+        return xent(self._forward(params, x), y)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {k: np.array(p.get_value(), dtype=np.float32) for k, p in zip(self.names, self.params)}
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        xs = np.ascontiguousarray(xb.reshape(xb.shape[0], xb.shape[1], -1), dtype=np.float32)
-        ys = np.ascontiguousarray(yb, dtype=np.int64)
-        if self.mode == "epoch":
-            return float(self._train(xs, ys))
-        return float(np.mean([self._train(x, y) for x, y in zip(xs, ys)]))
+        xs, ys = flat32(xb, lead=2), np.ascontiguousarray(yb, dtype=np.int64)
+        return float(self._train(xs, ys)) if self.mode == "epoch" else epoch_mean(self._train, xs, ys)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> logits (N, classes)."""
-        return self._predict(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32))
+        return self._predict(flat32(x))
 
     def sync(self) -> None:
         """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""

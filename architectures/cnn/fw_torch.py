@@ -10,8 +10,16 @@ import torch
 from torch import nn
 
 from architectures.cnn import spec
-from harness.frameworks.torch import sync as _sync
-from harness.frameworks.torch import torch_device
+from harness.frameworks.torch import (
+    AdapterBase,
+    as_tensor,
+    fit_epoch,
+    linear,
+    linear_weights,
+    make_optimizer,
+    set_params,
+    to_numpy,
+)
 
 ACT = {"relu": nn.ReLU, "tanh": nn.Tanh}
 CONV = {1: nn.Conv1d, 2: nn.Conv2d}
@@ -23,13 +31,6 @@ class ChannelsLastFlatten(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.movedim(1, -1).flatten(1)
-
-
-def make_optimizer(params, train) -> torch.optim.Optimizer:
-    """The canonical optimizers (harness/optim.py) are PyTorch's definitions."""
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
-    return torch.optim.Adam(params, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps)
 
 
 def _to_torch_kernel(k: np.ndarray) -> np.ndarray:
@@ -44,20 +45,13 @@ def _from_torch_kernel(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(w, (*range(2, d + 2), 1, 0)))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # step = eager per-step loop, PyTorch's standard way
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.spatial = spec.spatial_shape(info)
-
-    def _layer(self, layer: nn.Module, kernel: np.ndarray, bias: np.ndarray) -> nn.Module:
-        with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(kernel))
-            layer.bias.copy_(torch.from_numpy(bias))
-        return layer
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
@@ -68,14 +62,13 @@ class Adapter:
         for i, c in enumerate(self.model.conv):
             k = weights[f"conv{i}.kernel"]
             conv = CONV[d](k.shape[-2], k.shape[-1], c.kernel, stride=c.stride, padding=c.padding)
-            self.convs.append(self._layer(conv, _to_torch_kernel(k), weights[f"conv{i}.bias"]))
+            self.convs.append(set_params(conv, _to_torch_kernel(k), weights[f"conv{i}.bias"]))
             layers += [conv, act()] + ([POOL[d](c.pool)] if c.pool > 1 else [])
         layers.append(ChannelsLastFlatten())
         n_dense = len(self.model.dense) + 1
         self.linears: list[nn.Linear] = []
         for j in range(n_dense):
-            k = weights[f"dense{j}.kernel"]
-            lin = self._layer(nn.Linear(*k.shape), np.ascontiguousarray(k.T), weights[f"dense{j}.bias"])
+            lin = linear(weights[f"dense{j}.kernel"], weights[f"dense{j}.bias"])
             self.linears.append(lin)
             layers += [lin] + ([act()] if j < n_dense - 1 else [])
         self.net = nn.Sequential(*layers).to(self.dev)
@@ -85,33 +78,19 @@ class Adapter:
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
         for i, conv in enumerate(self.convs):
-            out[f"conv{i}.kernel"] = _from_torch_kernel(conv.weight.detach().cpu().numpy()).astype(np.float32)
-            out[f"conv{i}.bias"] = conv.bias.detach().cpu().numpy().astype(np.float32).copy()
+            out[f"conv{i}.kernel"] = _from_torch_kernel(to_numpy(conv.weight))
+            out[f"conv{i}.bias"] = to_numpy(conv.bias)
         for j, lin in enumerate(self.linears):
-            out[f"dense{j}.kernel"] = lin.weight.detach().cpu().numpy().T.astype(np.float32).copy()
-            out[f"dense{j}.bias"] = lin.bias.detach().cpu().numpy().astype(np.float32).copy()
+            out.update(linear_weights(lin, f"dense{j}"))
         return out
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        x = torch.from_numpy(np.ascontiguousarray(xb.reshape(xb.shape[0], xb.shape[1], -1))).to(self.dev)
-        y = torch.from_numpy(yb.astype(np.int64)).to(self.dev)
-        self.net.train()
-        total = torch.zeros((), device=self.dev)
-        for i in range(x.shape[0]):
-            self.opt.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.net(x[i]), y[i])
-            loss.backward()
-            self.opt.step()
-            total += loss.detach()  # accumulate on device: no per-step host sync
-        return float(total.item() / x.shape[0])
+        x = as_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
+        return fit_epoch(self.net, self.opt, self.loss_fn, x, as_tensor(yb, self.dev, np.int64))
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> logits (N, classes)."""
         self.net.eval()
-        t = torch.from_numpy(np.ascontiguousarray(x.reshape(len(x), -1))).to(self.dev)
-        return self.net(t).cpu().numpy()
-
-    def sync(self) -> None:
-        _sync(self.device)
+        return self.net(as_tensor(x.reshape(len(x), -1), self.dev)).cpu().numpy()

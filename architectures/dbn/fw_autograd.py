@@ -5,17 +5,15 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
-from autograd.scipy.special import logsumexp
 
 from architectures.dbn import spec
-from architectures.rbm.fw_autograd import NAMES, CDTrainer, make_optimizer, sigmoid
+from architectures.rbm.fw_autograd import NAMES, CDTrainer
+from harness.frameworks.autograd import flat32, make_optimizer, sigmoid, softmax_xent, step_epoch
 
 
 def xent(clf: dict, f, y):
     """Mean softmax cross-entropy of the classifier on features f (B, H), labels y (B,)."""
-    z = anp.dot(f, clf["kernel"]) + clf["bias"]
-    logp = z - logsumexp(z, axis=1, keepdims=True)
-    return -anp.mean(logp[anp.arange(len(y)), y])
+    return softmax_xent(anp.dot(f, clf["kernel"]) + clf["bias"], y)
 
 
 class Adapter:
@@ -58,21 +56,13 @@ class Adapter:
         self.epoch += 1
         if layer is None:
             feats = self._up(x, len(self.rbms)).reshape(steps, b, -1)
-            return self._classifier_epoch(feats, yb[..., 0].astype(np.int64))
+            return step_epoch(self._xent, self.clf, self.clf_opt, feats, yb[..., 0].astype(np.int64))
         us = np.asarray(yb[..., 1:1 + self.widths[layer]], np.float32)
         return self.trainers[layer].epoch(self._up(x, layer).reshape(steps, b, -1), us)
 
-    def _classifier_epoch(self, feats: np.ndarray, ys: np.ndarray) -> float:
-        total = 0.0
-        for f, y in zip(feats, ys):
-            loss, grads = self._xent(self.clf, f, y)
-            self.clf_opt.step(self.clf, grads)
-            total += float(loss)
-        return total / len(feats)
-
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> logits (N, C)."""
-        f = self._up(np.asarray(x.reshape(len(x), -1), np.float32), len(self.rbms))
+        f = self._up(flat32(x), len(self.rbms))
         return f @ self.clf["kernel"] + self.clf["bias"]
 
     def sync(self) -> None:

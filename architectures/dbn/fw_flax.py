@@ -1,31 +1,24 @@
 """DBN in Flax NNX: a module holding architectures/rbm's RBM modules and an nnx.Linear classifier;
-each layer pretrained by the rbm's CD trainer, the classifier by nnx.value_and_grad through its own
-nnx.Optimizer in an nnx.jit'd step; the up-pass nnx.jit'd."""
+each layer pretrained by the rbm's CD trainer, the classifier by its own harness.frameworks.flax.Trainer
+(nnx.value_and_grad through nnx.Optimizer in an nnx.jit'd step); the up-pass nnx.jit'd."""
 from __future__ import annotations
 
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from architectures.dbn import spec
-from architectures.rbm.fw_flax import RBM, CDTrainer, commit, make_tx
-from harness.frameworks.flax import jax_device
-
-
-def _const(value: np.ndarray):
-    """An nnx initializer that returns the canonical array (never the library's random init)."""
-    return lambda key, shape, dtype=jnp.float32: jnp.asarray(value, dtype=dtype)
+from architectures.rbm.fw_flax import RBM, CDTrainer
+from harness.frameworks.flax import Trainer, commit, const_init, forward, jax_device, put_rows, xent
 
 
 class DBN(nnx.Module):
     def __init__(self, weights: dict[str, np.ndarray], n_layers: int):
         self.rbms = nnx.List([RBM(spec.rbm_weights(weights, l)) for l in range(n_layers)])
         k = weights["clf.kernel"]
-        self.clf = nnx.Linear(*k.shape, kernel_init=_const(k), bias_init=_const(weights["clf.bias"]),
+        self.clf = nnx.Linear(*k.shape, kernel_init=const_init(k), bias_init=const_init(weights["clf.bias"]),
                               rngs=nnx.Rngs(0))  # Rngs required by nnx.Linear, unused by constant inits
 
     def up(self, x: jax.Array, n_layers: int) -> jax.Array:
@@ -43,24 +36,6 @@ def _up(net: DBN, x: jax.Array, n_layers: int) -> jax.Array:
     return net.up(x, n_layers)
 
 
-@nnx.jit
-def _logits(net: DBN, x: jax.Array) -> jax.Array:
-    return net(x)
-
-
-def _xent(clf: nnx.Linear, f: jax.Array, y: jax.Array) -> jax.Array:
-    return optax.softmax_cross_entropy_with_integer_labels(clf(f), y).mean()
-
-
-@nnx.jit
-def _clf_step_at(clf: nnx.Linear, opt: nnx.Optimizer, total: jax.Array, feats: jax.Array, ys: jax.Array,
-                 i: jax.Array) -> jax.Array:
-    """One classifier step on batch i of the epoch's features; the loss summed on the device."""
-    loss, grads = nnx.value_and_grad(_xent)(clf, feats[i], ys[i])
-    opt.update(clf, grads)
-    return total + loss
-
-
 class Adapter:
     MODES = ("step",)  # a jitted step per batch from a Python loop (the NNX tutorial's way)
     NOTES = ""
@@ -75,13 +50,11 @@ class Adapter:
         ``clf.kernel`` (H_last, C), ``clf.bias`` (C,), float32."""
         with jax.default_device(self.dev):
             self.net = DBN(weights, len(self.model.hidden))
-            clf_opt = nnx.Optimizer(self.net.clf, make_tx(self.train), wrt=nnx.Param)
         commit(self.net, self.dev)
-        commit(clf_opt, self.dev)
-        # one trainer per layer and one classifier optimizer, each fresh for its own phase
+        # one trainer per layer and one for the classifier, each with a fresh optimizer for its own phase
+        self.clf_trainer = Trainer(self.net.clf, xent, self.train, self.dev)
         self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train, self.dev)
                          for l, rbm in enumerate(self.net.rbms)]
-        self._clf_step = nnx.cached_partial(_clf_step_at, self.net.clf, clf_opt)
         self.epoch = 0
 
     def get_weights(self) -> dict[str, np.ndarray]:
@@ -100,17 +73,13 @@ class Adapter:
         if layer is None:
             feats = _up(self.net, x, n_layers=len(self.model.hidden)).reshape(steps, b, -1)
             ys = jax.device_put(yb[..., 0].astype(np.int32), self.dev)
-            total = jax.device_put(np.float32(0), self.dev)
-            for i in range(steps):
-                total = self._clf_step(total, feats, ys, i)
-            return float(total) / steps  # the only host fetch of the epoch
+            return self.clf_trainer.summed_epoch(feats, ys)
         us = jax.device_put(np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]]), self.dev)
         return self.trainers[layer].epoch(_up(self.net, x, n_layers=layer).reshape(steps, b, -1), us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> logits (N, C)."""
-        xd = jax.device_put(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32), self.dev)
-        return np.asarray(_logits(self.net, xd))
+        return np.asarray(forward(self.net, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.net))

@@ -8,26 +8,34 @@ import numpy as np
 import tensorflow as tf
 
 from architectures.dbn import spec
-from architectures.rbm.fw_tensorflow import RBM, CDTrainer, Optimizer
-from harness.frameworks.tensorflow import tf_device
+from architectures.rbm.fw_tensorflow import RBM, CDTrainer
+from harness.frameworks.tensorflow import (
+    AdapterBase,
+    Optimizer,
+    batch_loss,
+    epoch_trainer,
+    flat_rows,
+    kernel_bias,
+    set_kernel_bias,
+    targets,
+)
 
 
-def make_classifier(kernel: np.ndarray, bias: np.ndarray) -> keras.layers.Dense:
-    """A Dense layer built for the input width, then set to the canonical weights."""
+def make_classifier(weights: dict[str, np.ndarray]) -> keras.layers.Dense:
+    """A Dense layer built for the input width, then set to the canonical ``clf.kernel`` (H_last, C),
+    ``clf.bias`` (C,)."""
+    kernel = weights["clf.kernel"]
     dense = keras.layers.Dense(kernel.shape[1])
     dense.build((None, kernel.shape[0]))
-    dense.kernel.assign(kernel)  # overwrite Keras's own init before any use
-    dense.bias.assign(bias)
-    return dense
+    return set_kernel_bias(dense, weights, "clf")  # overwrite Keras's own init before any use
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # one tf.function call per batch from a Python loop
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = tf_device(device)
+        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         self.widths = spec.noise_widths(model, info)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -36,7 +44,7 @@ class Adapter:
         n_layers = len(self.model.hidden)
         with tf.device(self.dev):
             self.rbms = [RBM(spec.rbm_weights(weights, l)) for l in range(n_layers)]
-            self.clf = make_classifier(weights["clf.kernel"], weights["clf.bias"])
+            self.clf = make_classifier(weights)
             # one trainer per layer and one classifier optimizer, each fresh for its own phase
             self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train) for l, rbm in enumerate(self.rbms)]
             self.clf_opt = Optimizer(self.train, self.clf.trainable_variables)
@@ -44,8 +52,8 @@ class Adapter:
         # traced once each: unknown row counts in the signatures
         x = tf.TensorSpec([None, sizes[0]], tf.float32)
         self._up = [tf.function(lambda a, n=n: self._up_pass(a, n), input_signature=[x]) for n in range(n_layers + 1)]
-        self._clf_step = tf.function(self._classifier_step, input_signature=[
-            tf.TensorSpec([None, sizes[-1]], tf.float32), tf.TensorSpec([None], tf.int64)])
+        self._clf_train = epoch_trainer(self._classifier_step, tf.TensorSpec([None, sizes[-1]], tf.float32),
+                                        tf.TensorSpec([None], tf.int64))
         self._forward = tf.function(lambda a: self.clf(self._up_pass(a, n_layers)), input_signature=[x])
         self.epoch = 0
 
@@ -56,16 +64,12 @@ class Adapter:
         return x
 
     def _classifier_step(self, f: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=self.clf(f)))
-        self.clf_opt.apply(tape.gradient(loss, self.clf_opt.vars))
-        return loss
+        """f (B, H_last) features, y (B,) int -> mean softmax cross-entropy; one classifier step."""
+        return self.clf_opt.minimize(lambda: batch_loss(self.clf(f), y))
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {f"rbm{l}.{k}": a for l, rbm in enumerate(self.rbms) for k, a in rbm.weights().items()}
-        out["clf.kernel"] = np.array(self.clf.kernel.numpy(), np.float32)
-        out["clf.bias"] = np.array(self.clf.bias.numpy(), np.float32)
-        return out
+        return out | kernel_bias(self.clf, "clf")
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V); yb (steps, B, 1 + noise): labels in column 0, then the harness noise.
@@ -77,17 +81,11 @@ class Adapter:
             x = tf.convert_to_tensor(xb.reshape(steps * b, -1), tf.float32)
             if layer is None:
                 feats = tf.reshape(self._up[-1](x), (steps, b, -1))
-                ys = tf.convert_to_tensor(yb[..., 0].astype(np.int64))
-                # losses stay tensors: no host sync per step
-                losses = [self._clf_step(f, y) for f, y in zip(tf.unstack(feats), tf.unstack(ys))]
-                return float(tf.reduce_mean(tf.stack(losses)))
+                return self._clf_train(feats, targets(yb[..., 0]))
             us = tf.convert_to_tensor(yb[..., 1:1 + self.widths[layer]], tf.float32)
             return self.trainers[layer].epoch(tf.reshape(self._up[layer](x), (steps, b, -1)), us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> logits (N, C)."""
         with tf.device(self.dev):
-            return self._forward(tf.convert_to_tensor(x.reshape(len(x), -1), tf.float32)).numpy()
-
-    def sync(self) -> None:
-        """Nothing queued survives train_epoch/predict: both end in a host fetch."""
+            return self._forward(flat_rows(x)).numpy()

@@ -8,19 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.gradient import zero_grad
 
-from architectures._shared import Unsupported
 from architectures.dbn import spec
-from architectures.rbm.fw_theano import NAMES, PT_MODE, CDTrainer, Optimizer, hidden_probs
-from harness.frameworks.theano import device_available
-
-
-def log_softmax(z):
-    """Row-wise log-softmax from C-implemented elementwise ops and reductions (PyTensor 3's own
-    LogSoftmax runs through Python on the C VM)."""
-    z = z - zero_grad(z.max(axis=-1, keepdims=True))  # the shift cancels: no gradient through it
-    return z - pt.log(pt.exp(z).sum(axis=-1, keepdims=True))
+from architectures.rbm.fw_theano import NAMES, CDTrainer, hidden_probs
+from harness.frameworks.theano import MODE, Optimizer, check_device, epoch_mean, flat32, xent
 
 
 class Adapter:
@@ -28,8 +19,7 @@ class Adapter:
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        if (reason := device_available(device)) is not None:
-            raise Unsupported(reason)
+        check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.widths = spec.noise_widths(model, info)
 
@@ -43,9 +33,9 @@ class Adapter:
         # one trainer per layer and one classifier optimizer, each fresh for its own phase
         self.trainers = [CDTrainer(p, spec.rbm_model(self.model, l), self.train) for l, p in enumerate(self.rbms)]
         x = pt.matrix("x", dtype="float32")
-        self._up = [pytensor.function([x], self._up_pass(x, n), mode=PT_MODE) for n in range(1, n_layers + 1)]
+        self._up = [pytensor.function([x], self._up_pass(x, n), mode=MODE) for n in range(1, n_layers + 1)]
         self._up.insert(0, lambda a: a)  # the input itself
-        self._predict = pytensor.function([x], self._logits(self._up_pass(x, n_layers)), mode=PT_MODE)
+        self._predict = pytensor.function([x], self._logits(self._up_pass(x, n_layers)), mode=MODE)
         self._clf_step = self._compile_classifier_step()
         self.epoch = 0
 
@@ -61,9 +51,9 @@ class Adapter:
     def _compile_classifier_step(self) -> pytensor.compile.Function:
         """f(features (B, H), y (B,)) -> mean cross-entropy; updates the classifier in place."""
         f, y = pt.matrix("f", dtype="float32"), pt.vector("y", dtype="int64")
-        loss = -log_softmax(self._logits(f))[pt.arange(y.shape[0]), y].mean()
-        updates = Optimizer(self.train, self.clf).updates(pytensor.grad(loss, self.clf))
-        return pytensor.function([f, y], loss, updates=updates, mode=PT_MODE)
+        loss = xent(self._logits(f), y)
+        updates = Optimizer(self.train).updates(self.clf, pytensor.grad(loss, self.clf))
+        return pytensor.function([f, y], loss, updates=updates, mode=MODE)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {p.name: np.array(p.get_value(), np.float32) for layer in self.rbms for p in layer}
@@ -74,19 +64,19 @@ class Adapter:
         """xb (steps, B, V); yb (steps, B, 1 + noise): labels in column 0, then the harness noise.
         Pretraining epochs return the mean reconstruction error, classifier epochs the mean loss."""
         steps, b = xb.shape[:2]
-        x = np.ascontiguousarray(xb.reshape(steps * b, -1), dtype=np.float32)
+        x = flat32(xb.reshape(steps * b, -1))
         layer = spec.phase(self.epoch, self.model)
         self.epoch += 1
         if layer is None:
             feats = self._up[-1](x).reshape(steps, b, -1)
             ys = np.ascontiguousarray(yb[..., 0], dtype=np.int64)
-            return float(np.mean([self._clf_step(f, y) for f, y in zip(feats, ys)]))
+            return epoch_mean(self._clf_step, feats, ys)
         us = np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]], dtype=np.float32)
         return self.trainers[layer].epoch(self._up[layer](x).reshape(steps, b, -1), us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> logits (N, C)."""
-        return self._predict(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32))
+        return self._predict(flat32(x))
 
     def sync(self) -> None:
         """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""

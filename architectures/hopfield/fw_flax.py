@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.jax import jax_device
+from harness.frameworks.flax import forward, jax_device
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -98,9 +98,6 @@ def recall_async(net: Hopfield, s: jax.Array, order: jax.Array) -> jax.Array:
     return jax.lax.fori_loop(0, order.shape[0], body, s)
 
 
-predict = nnx.jit(lambda net, s: net(s))
-
-
 class Adapter:
     MODES = ("step",)
     NOTES = ""
@@ -131,7 +128,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (n, N) -> one synchronous update sign(s W^T + b) (n, N) +-1."""
-        return np.asarray(predict(self.net, self._put(x)))
+        return np.asarray(forward(self.net, self._put(x)))
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
         """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or

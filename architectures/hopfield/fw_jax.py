@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.frameworks.jax import jax_device
+from harness.frameworks.jax import AdapterBase, host_tree
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -72,13 +72,12 @@ def recall_async(w: jax.Array, b: jax.Array, s: jax.Array, order: jax.Array) -> 
     return jax.lax.fori_loop(0, order.shape[0], body, s)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.n = int(np.prod(info.input_shape))
         rule = hebbian if model.rule == "hebbian" else storkey
 
@@ -98,7 +97,7 @@ class Adapter:
         self.b = jax.device_put(np.asarray(weights["b"], np.float32), self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {"W": np.array(self.W, np.float32), "b": np.array(self.b, np.float32)}
+        return host_tree({"W": self.W, "b": self.b})
 
     def _put(self, x: np.ndarray) -> jax.Array:
         return jax.device_put(pm1(x), self.dev)

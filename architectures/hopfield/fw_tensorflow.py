@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import tf_device
+from harness.frameworks.tensorflow import AdapterBase
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -24,14 +24,14 @@ def sign(h: tf.Tensor) -> tf.Tensor:
     return tf.where(h >= 0, 1.0, -1.0)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         self.n = n = int(np.prod(info.input_shape))
-        with tf.device(tf_device(device)):
+        with tf.device(self.dev):
             self.W = tf.Variable(tf.zeros((n, n)), name="W")
             self.b = tf.Variable(tf.zeros((n,)), name="b")
             self.offdiag = tf.constant(1.0 - np.eye(n, dtype=np.float32))
@@ -111,6 +111,3 @@ class Adapter:
         if mode == "sync":
             return self._sync(s, tf.constant(steps, tf.int32)).numpy()
         return self._async(s, tf.constant(np.asarray(order)[:steps].reshape(-1).astype(np.int32))).numpy()
-
-    def sync(self) -> None:
-        pass  # every public method ends in a host fetch (.numpy() / float()), which waits

@@ -12,7 +12,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.scan.utils import until
 
-import harness.frameworks.theano  # noqa: F401  (pins PyTensor's C backend, mode CVM, for every adapter)
+from harness.frameworks.theano import check_device
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -30,6 +30,7 @@ class Adapter:
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.n = n = int(np.prod(info.input_shape))
         self.W = pytensor.shared(np.zeros((n, n), np.float32), name="W")

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.frameworks.torch import sync as _sync
-from harness.frameworks.torch import torch_device
+from harness.frameworks.torch import AdapterBase, as_tensor, to_numpy
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -24,13 +23,12 @@ def sign(h: torch.Tensor) -> torch.Tensor:
     return torch.where(h >= 0, 1.0, -1.0).to(h.dtype)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.n = int(np.prod(info.input_shape))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -39,10 +37,10 @@ class Adapter:
         self.b = torch.tensor(weights["b"], dtype=torch.float32, device=self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {"W": self.W.cpu().numpy().copy(), "b": self.b.cpu().numpy().copy()}
+        return {"W": to_numpy(self.W), "b": to_numpy(self.b)}
 
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(pm1(x)).to(self.dev)
+        return as_tensor(pm1(x), self.dev)
 
     def _add(self, p: torch.Tensor) -> None:
         """Store patterns p (P, N) +-1 into W by the model's rule, in row order."""
@@ -88,6 +86,3 @@ class Adapter:
         for i in np.asarray(order)[:steps].reshape(-1).tolist():
             st[i] = sign(self.W[i] @ st + self.b[i])
         return st.T.cpu().numpy()
-
-    def sync(self) -> None:
-        _sync(self.device)

@@ -255,3 +255,49 @@ def check_case() -> dict:
         "batch_size": 4,
         "trains": [TrainConfig(epochs=1)],
     }
+
+
+def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
+    """Pictures for the report: up to 4 stored patterns, corrupted at 20%, and what recall made of them."""
+    targets = to_pm1(data.x_test[:4])
+    probes = corrupt(targets, 0.2, _level_key(0.2))
+    order = sweep_order(model.max_steps, targets.shape[1])
+    final = np.asarray(adapter.recall(probes.astype(np.float32), model.max_steps, model.recall, order))
+    return {"recall_pictures": {"stored": targets.tolist(), "corrupted": probes.tolist(),
+                                "recalled": final.reshape(targets.shape).tolist()}}
+
+
+def _side(n: int) -> tuple[int, int]:
+    s = int(round(np.sqrt(n)))
+    return (s, s) if s * s == n else (1, n)
+
+
+def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
+    """Recall vs noise (and vs load on random patterns) per framework; corrupted -> recalled pictures."""
+    out = []
+    noise, load = {}, {}
+    for r in records:
+        if r.get("repeat") != 0:
+            continue
+        m = r.get("metrics") or {}
+        lv = sorted((float(k.split("@")[1]), v) for k, v in m.items() if k.startswith("pattern_recall@")
+                    and not k.startswith("pattern_recall@load"))
+        ld = sorted((float(k.split("@load")[1]), v) for k, v in m.items() if k.startswith("pattern_recall@load"))
+        if lv:
+            noise[f"{r['framework']} {r['mode']}"] = ([a for a, _ in lv], [b for _, b in lv])
+        if ld:
+            load[f"{r['framework']} {r['mode']}"] = ([a for a, _ in ld], [b for _, b in ld])
+    out.append(("pattern recall vs corruption (fraction of bits flipped)",
+                figures.lines("exact recall vs noise", noise, "fraction of bits flipped", "patterns recalled exactly")))
+    if load:
+        out.append(("pattern recall vs load (stored patterns per neuron; Hebbian capacity ~0.14)",
+                    figures.lines("exact recall vs load", load, "patterns per neuron", "patterns recalled exactly")))
+    pics = next(((r["framework"], r["extra"]["recall_pictures"]) for r in records
+                 if (r.get("extra") or {}).get("recall_pictures")), None)
+    if pics:
+        fw, p = pics
+        shape = _side(len(p["stored"][0]))
+        out.append((f"stored, 20% corrupted, recalled ({fw})",
+                    figures.images("stored / corrupted / recalled", [("stored", p["stored"]),
+                                   ("corrupted", p["corrupted"]), ("recalled", p["recalled"])], shape)))
+    return out

@@ -1,15 +1,12 @@
 """LSTM in autograd: an autograd.numpy cell in a Python loop over time, autograd.value_and_grad,
-optimizers written in numpy."""
+the numpy optimizers of harness/frameworks/autograd.py."""
 from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
-from autograd.scipy.special import logsumexp
 
-
-def _sigmoid(z):
-    return 0.5 * (anp.tanh(0.5 * z) + 1.0)  # = 1 / (1 + exp(-z)) without overflow in exp
+from harness.frameworks.autograd import float32_params, make_optimizer, mse, sigmoid, softmax_xent, step_epoch
 
 
 def _direction(params: dict, prefix: str, x, reverse: bool):
@@ -22,8 +19,8 @@ def _direction(params: dict, prefix: str, x, reverse: bool):
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         z = xw[:, t] + anp.dot(h, w_hh)
         i, f, g, o = z[:, :hid], z[:, hid:2 * hid], z[:, 2 * hid:3 * hid], z[:, 3 * hid:]
-        c = _sigmoid(f) * c + _sigmoid(i) * anp.tanh(g)
-        h = _sigmoid(o) * anp.tanh(c)
+        c = sigmoid(f) * c + sigmoid(i) * anp.tanh(g)
+        h = sigmoid(o) * anp.tanh(c)
         out[t] = h  # a list, then one stack: autograd cannot differentiate item assignment
     return anp.stack(out, axis=1)
 
@@ -43,46 +40,6 @@ def forward(params: dict, x, model, steps: int, features: int):
     return anp.dot(feat, params["head.kernel"]) + params["head.bias"]
 
 
-class SGD:
-    """harness/optim.py sgd in place on float32 arrays: v <- momentum v + g; w <- w - lr v."""
-
-    def __init__(self, params: dict[str, np.ndarray], train):
-        self.lr, self.momentum = np.float32(train.lr), np.float32(train.momentum)
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        for k, p in params.items():
-            v = self.v[k]
-            v *= self.momentum
-            v += grads[k]
-            p -= self.lr * v
-
-
-class Adam:
-    """harness/optim.py adam in place on float32 arrays (eps outside the square root, PyTorch's)."""
-
-    def __init__(self, params: dict[str, np.ndarray], train):
-        self.train, self.t = train, 0
-        # float32 constants keep the moments float32; 1 - beta is formed in float64 first
-        self.b1, self.b2 = np.float32(train.beta1), np.float32(train.beta2)
-        self.a1, self.a2 = np.float32(1 - train.beta1), np.float32(1 - train.beta2)
-        self.lr, self.eps = np.float32(train.lr), np.float32(train.eps)
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        self.t += 1
-        c1 = np.float32(1 - self.train.beta1 ** self.t)
-        c2 = np.float32(1 - self.train.beta2 ** self.t)
-        for k, p in params.items():
-            g, m, v = grads[k], self.m[k], self.v[k]
-            m *= self.b1
-            m += self.a1 * g
-            v *= self.b2
-            v += self.a2 * g * g
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
-
-
 class Adapter:
     MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
     NOTES = ""
@@ -95,17 +52,14 @@ class Adapter:
 
         def loss_fn(params, x, y):
             out = self._forward(params, x)
-            if self.regression:
-                return anp.mean((out - y) ** 2)
-            logp = out - logsumexp(out, axis=1, keepdims=True)
-            return -anp.mean(logp[anp.arange(len(y)), y])
+            return mse(out, y) if self.regression else softmax_xent(out, y)
 
         self._value_and_grad = value_and_grad(loss_fn)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: the canonical dict (names/shapes of spec.weight_shapes), float32."""
-        self.params = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
-        self.opt = (SGD if self.train.optimizer == "sgd" else Adam)(self.params, self.train)
+        self.params = float32_params(weights)
+        self.opt = make_optimizer(self.params, self.train)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Canonical names -> float32 numpy copies."""
@@ -115,12 +69,7 @@ class Adapter:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
         xs = np.asarray(xb, dtype=np.float32)
         ys = yb.astype(np.float32 if self.regression else np.int64)
-        total = 0.0
-        for x, y in zip(xs, ys):
-            loss, grads = self._value_and_grad(self.params, x, y)
-            self.opt.step(self.params, grads)
-            total += float(loss)
-        return total / len(xs)
+        return step_epoch(self._value_and_grad, self.params, self.opt, xs, ys)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""

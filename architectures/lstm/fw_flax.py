@@ -1,5 +1,5 @@
-"""LSTM in Flax NNX: nnx.OptimizedLSTMCell in nnx.RNN / nnx.Bidirectional, nnx.Linear head,
-optax through nnx.Optimizer, nnx.jit'd train step.
+"""LSTM in Flax NNX: nnx.OptimizedLSTMCell in nnx.RNN / nnx.Bidirectional, nnx.Linear head, trained
+by harness.frameworks.flax.Trainer (optax through nnx.Optimizer, nnx.jit'd train step).
 
 OptimizedLSTMCell is the canonical layout as it stands: ``dense_i.kernel`` (in, 4H) without bias,
 ``dense_h.kernel`` (H, 4H) and ``dense_h.bias`` (4H,) -- one bias -- with gates split (i, f, g, o).
@@ -11,22 +11,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
-from harness.frameworks.flax import jax_device
-
-
-def _const(value: np.ndarray):
-    """An nnx initializer that returns the canonical array (never the library's random init)."""
-    return lambda key, shape, dtype=jnp.float32: jnp.asarray(value, dtype=dtype)
+from harness.frameworks.flax import Trainer, const_init, forward, jax_device, mse, put_rows, put_steps, xent
 
 
 def _rnn(weights: dict[str, np.ndarray], prefix: str, rngs: nnx.Rngs) -> nnx.RNN:
     w_ih = weights[f"{prefix}.w_ih"]
-    cell = nnx.OptimizedLSTMCell(w_ih.shape[0], w_ih.shape[1] // 4, kernel_init=_const(w_ih),
-                                 recurrent_kernel_init=_const(weights[f"{prefix}.w_hh"]),
-                                 bias_init=_const(weights[f"{prefix}.b"]), rngs=rngs)
+    cell = nnx.OptimizedLSTMCell(w_ih.shape[0], w_ih.shape[1] // 4, kernel_init=const_init(w_ih),
+                                 recurrent_kernel_init=const_init(weights[f"{prefix}.w_hh"]),
+                                 bias_init=const_init(weights[f"{prefix}.b"]), rngs=rngs)
     return nnx.RNN(cell)  # zero initial carry (the cell's default carry_init)
 
 
@@ -44,7 +38,7 @@ class LSTMNet(nnx.Module):
                 layers.append(_rnn(weights, f"lstm{l}.fw", rngs))
         self.layers = nnx.List(layers)
         k = weights["head.kernel"]
-        self.head = nnx.Linear(*k.shape, kernel_init=_const(k), bias_init=_const(weights["head.bias"]), rngs=rngs)
+        self.head = nnx.Linear(*k.shape, kernel_init=const_init(k), bias_init=const_init(weights["head.bias"]), rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """x (N, T*features) -> (N, out)."""
@@ -67,49 +61,6 @@ class LSTMNet(nnx.Module):
                 yield f"lstm{l}.{d}", rnn.cell
 
 
-def make_tx(train) -> optax.GradientTransformation:
-    """optax.sgd (trace: v = momentum v + g) and optax.adam are harness/optim.py's formulas."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum or None)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
-
-
-def _loss(net: LSTMNet, x: jax.Array, y: jax.Array) -> jax.Array:
-    out = net(x)
-    if jnp.issubdtype(y.dtype, jnp.floating):  # regression targets (static: decided at trace time)
-        return jnp.mean((out - y) ** 2)
-    return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
-
-
-def _train_step(net: LSTMNet, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array) -> jax.Array:
-    loss, grads = nnx.value_and_grad(_loss)(net, x, y)
-    optimizer.update(net, grads)
-    return loss
-
-
-@nnx.jit
-def _step_at(net: LSTMNet, optimizer: nnx.Optimizer, xs: jax.Array, ys: jax.Array, i: jax.Array) -> jax.Array:
-    """One step on batch i of the epoch arrays: indexing inside the jit saves a dispatch per step,
-    and a traced (not static) i means one compilation for every step."""
-    return _train_step(net, optimizer, xs[i], ys[i])
-
-
-@nnx.jit
-def _epoch(net: LSTMNet, optimizer: nnx.Optimizer, xs: jax.Array, ys: jax.Array) -> jax.Array:
-    """The whole epoch as one scan over the steps; returns the mean loss."""
-    @nnx.scan(in_axes=(nnx.Carry, 0, 0), out_axes=(nnx.Carry, 0))
-    def body(carry, x, y):
-        return carry, _train_step(*carry, x, y)
-
-    _, losses = body((net, optimizer), xs, ys)
-    return losses.mean()
-
-
-@nnx.jit
-def _forward(net: LSTMNet, x: jax.Array) -> jax.Array:
-    return net(x)
-
-
 class Adapter:
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
     NOTES = ""
@@ -125,12 +76,7 @@ class Adapter:
         ``head.kernel`` (ndir*H, out), ``head.bias`` (out,)."""
         with jax.default_device(self.dev):
             self.net = LSTMNet(weights, self.model, *self.info.sequence_shape)
-            self.opt = nnx.Optimizer(self.net, make_tx(self.train), wrt=nnx.Param)
-        for node in (self.net, self.opt):  # commit the state to the device, as jit's outputs will be:
-            nnx.update(node, jax.device_put(nnx.state(node), self.dev))  # otherwise epoch 2 recompiles
-        # cached_partial skips NNX's per-call graph traversal of the model and optimizer
-        self._step = nnx.cached_partial(_step_at, self.net, self.opt)
-        self._epoch = nnx.cached_partial(_epoch, self.net, self.opt)
+        self.trainer = Trainer(self.net, mse if self.regression else xent, self.train, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -144,16 +90,13 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        xs = jax.device_put(np.asarray(xb, np.float32), self.dev)
+        xs = put_steps(xb, self.dev)
         ys = jax.device_put(yb.astype(np.float32 if self.regression else np.int32), self.dev)
-        if self.mode == "epoch":
-            return float(self._epoch(xs, ys))
-        losses = [self._step(xs, ys, i) for i in range(xs.shape[0])]  # no host sync per step
-        return float(jnp.mean(jnp.stack(losses)))
+        return self.trainer.epoch(xs, ys, self.mode)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
-        return np.asarray(_forward(self.net, jax.device_put(np.asarray(x, np.float32), self.dev)))
+        return np.asarray(forward(self.net, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.net))

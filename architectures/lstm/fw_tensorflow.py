@@ -14,41 +14,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import tf_device
-
-
-class Optimizer:
-    """harness/optim.py in TF ops on tf.Variable slots. Keras's Adam puts eps inside the bias
-    correction ("eps-hat"), so the update is written out here instead."""
-
-    def __init__(self, train, variables: list):
-        self.train, self.vars = train, variables
-        n_slots = 1 if train.optimizer == "sgd" else 2  # sgd: velocity; adam: m, v
-        self.slots = [[tf.Variable(tf.zeros_like(w)) for w in variables] for _ in range(n_slots)]
-        self.t = tf.Variable(0, dtype=tf.int64)
-
-    def apply(self, grads: list) -> None:
-        if self.train.optimizer == "sgd":
-            self._sgd(grads)
-        else:
-            self._adam(grads)
-
-    def _sgd(self, grads: list) -> None:
-        lr, mom = self.train.lr, self.train.momentum
-        for w, v, g in zip(self.vars, self.slots[0], grads):
-            v.assign(mom * v + g)
-            w.assign_sub(lr * v)
-
-    def _adam(self, grads: list) -> None:
-        tr = self.train
-        self.t.assign_add(1)
-        t = tf.cast(self.t, tf.float64)  # bias corrections in float64, like the reference
-        c1 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
-        c2 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
-        for w, m, v, g in zip(self.vars, self.slots[0], self.slots[1], grads):
-            m.assign(tr.beta1 * m + (1.0 - tr.beta1) * g)
-            v.assign(tr.beta2 * v + (1.0 - tr.beta2) * g * g)
-            w.assign_sub(tr.lr * (m / c1) / (tf.sqrt(v / c2) + tr.eps))
+from harness.frameworks.tensorflow import (
+    AdapterBase,
+    Optimizer,
+    batch_loss,
+    epoch_trainer,
+    flat_batches,
+    flat_rows,
+    kernel_bias,
+    set_kernel_bias,
+    targets,
+    to_numpy,
+)
 
 
 def _lstm(hidden: int) -> keras.layers.LSTM:
@@ -86,8 +63,7 @@ class LSTMNet:
             cell.kernel.assign(weights[f"{prefix}.w_ih"])
             cell.recurrent_kernel.assign(weights[f"{prefix}.w_hh"])
             cell.bias.assign(weights[f"{prefix}.b"])
-        self.head.kernel.assign(weights["head.kernel"])
-        self.head.bias.assign(weights["head.bias"])
+        set_kernel_bias(self.head, weights, "head")
 
     @property
     def trainable_variables(self) -> list:
@@ -108,13 +84,12 @@ class LSTMNet:
         return self.head(feat)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: tf.function per batch; epoch: one tf.function per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = tf_device(device)
+        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         self.regression = info.task == "regression"
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -124,61 +99,30 @@ class Adapter:
         with tf.device(self.dev):
             self.net = LSTMNet(weights, self.model, steps, features)
             self.opt = Optimizer(self.train, self.net.trainable_variables)
-        # Traced once: unknown batch/step counts in the signatures, so no retracing per epoch.
         d = steps * features
         yshape, ytype = ([None, weights["head.bias"].shape[0]], tf.float32) if self.regression else ([None], tf.int64)
         x, y = tf.TensorSpec([None, d], tf.float32), tf.TensorSpec(yshape, ytype)
-        xs, ys = tf.TensorSpec([None, None, d], tf.float32), tf.TensorSpec([None, *yshape], ytype)
-        self._step = tf.function(self._train_step, input_signature=[x, y])
-        self._epoch = tf.function(self._train_loop, input_signature=[xs, ys])
+        self._train = epoch_trainer(self._train_step, x, y, self.mode)
         self._forward = tf.function(self.net, input_signature=[x])
 
-    def _loss(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        out = self.net(x)
-        if self.regression:
-            return tf.reduce_mean(tf.square(out - y))
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
-
     def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        variables = self.net.trainable_variables
-        with tf.GradientTape() as tape:
-            loss = self._loss(x, y)
-        self.opt.apply(tape.gradient(loss, variables))
-        return loss
-
-    def _train_loop(self, xs: tf.Tensor, ys: tf.Tensor) -> tf.Tensor:
-        """All steps of an epoch in one graph; returns the mean loss."""
-        n = tf.shape(xs)[0]
-        total = tf.constant(0.0)
-        for i in tf.range(n):
-            total += self._train_step(xs[i], ys[i])
-        return total / tf.cast(n, tf.float32)
+        """x (B, T*features), y (B,) int or (B, out) float -> mean loss; one optimizer step."""
+        return self.opt.minimize(lambda: batch_loss(self.net(x), y, classify=not self.regression))
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
         for prefix, cell in self.net.cells():
-            out[f"{prefix}.w_ih"] = np.array(cell.kernel.numpy(), dtype=np.float32)
-            out[f"{prefix}.w_hh"] = np.array(cell.recurrent_kernel.numpy(), dtype=np.float32)
-            out[f"{prefix}.b"] = np.array(cell.bias.numpy(), dtype=np.float32)
-        out["head.kernel"] = np.array(self.net.head.kernel.numpy(), dtype=np.float32)
-        out["head.bias"] = np.array(self.net.head.bias.numpy(), dtype=np.float32)
-        return out
+            out[f"{prefix}.w_ih"] = to_numpy(cell.kernel)
+            out[f"{prefix}.w_hh"] = to_numpy(cell.recurrent_kernel)
+            out[f"{prefix}.b"] = to_numpy(cell.bias)
+        return out | kernel_bias(self.net.head, "head")
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
         with tf.device(self.dev):
-            xs = tf.convert_to_tensor(xb, tf.float32)
-            ys = tf.convert_to_tensor(yb.astype(np.float32 if self.regression else np.int64, copy=False))
-            if self.mode == "epoch":
-                return float(self._epoch(xs, ys))
-            # one split op per epoch; losses stay tensors, so no host sync per step
-            losses = [self._step(x, y) for x, y in zip(tf.unstack(xs), tf.unstack(ys))]
-            return float(tf.reduce_mean(tf.stack(losses)))
+            return self._train(flat_batches(xb), targets(yb, classify=not self.regression))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
         with tf.device(self.dev):
-            return self._forward(tf.convert_to_tensor(x, tf.float32)).numpy()
-
-    def sync(self) -> None:
-        """Nothing queued survives train_epoch/predict: both end in a host fetch."""
+            return self._forward(flat_rows(x)).numpy()

@@ -8,13 +8,9 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax
 
-from architectures._shared import Unsupported
-from harness.frameworks.theano import device_available
+from harness.frameworks.theano import MODE, Optimizer, check_device, compile_step, epoch_mean_f64
 
 F32 = "float32"
-# Theano's own backend: C thunks run by the C VM (Theano's FAST_RUN). PyTensor 3 defaults to its
-# Numba backend instead, which JIT-compiles on the first call (inside the first timed epoch).
-PT_MODE = "CVM"
 
 
 def _cell(xw_t, h, c, w_hh, hid: int):
@@ -63,38 +59,12 @@ def forward(params: dict, x, model, steps: int, features: int):
     return pt.dot(feat, params["head.kernel"]) + params["head.bias"]
 
 
-def optimizer_updates(params: dict, grads: dict, train) -> list:
-    """harness/optim.py's SGD-momentum and Adam as (shared, new value) pairs; slots are shared too."""
-    f = np.float32
-    t = pytensor.shared(np.float64(0.0), name="t")  # float64: exact bias corrections
-    t1 = t + 1.0
-    updates = [(t, t1)]
-    if train.optimizer == "adam":
-        bc1 = pt.cast(1.0 - train.beta1 ** t1, F32)
-        bc2 = pt.cast(1.0 - train.beta2 ** t1, F32)
-    for k, w in params.items():
-        g = grads[k]
-        v = pytensor.shared(np.zeros_like(w.get_value()), name=f"{k}.v")
-        if train.optimizer == "sgd":
-            v1 = f(train.momentum) * v + g
-            updates += [(v, v1), (w, w - f(train.lr) * v1)]
-        else:
-            m = pytensor.shared(np.zeros_like(w.get_value()), name=f"{k}.m")
-            m1 = f(train.beta1) * m + f(1 - train.beta1) * g
-            v1 = f(train.beta2) * v + f(1 - train.beta2) * g * g
-            step = f(train.lr) * (m1 / bc1) / (pt.sqrt(v1 / bc2) + f(train.eps))
-            updates += [(m, m1), (v, v1), (w, w - step)]
-    return updates
-
-
 class Adapter:
     MODES = ("step",)  # one call of the compiled update function per batch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        reason = device_available(device)
-        if reason:
-            raise Unsupported(reason)
+        check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.regression = info.task == "regression"
 
@@ -103,30 +73,26 @@ class Adapter:
         ``head.kernel`` (ndir*H, out), ``head.bias`` (out,)."""
         self.params = {k: pytensor.shared(np.array(v, dtype=np.float32), name=k) for k, v in weights.items()}
         x = pt.matrix("x", dtype=F32)
-        out = forward(self.params, x, self.model, *self.info.sequence_shape)
+        self._predict = pytensor.function([x], forward(self.params, x, self.model, *self.info.sequence_shape),
+                                          mode=MODE)
+        # f(x (B, T*F), y (B, out) float or (B,) int) -> loss; Adam's 1 - beta rounded from float64
+        opt = Optimizer(self.train, f64_complements=True)
+        y = pt.matrix("y", dtype=F32) if self.regression else pt.vector("y", dtype="int64")
+        self._step = compile_step(self._loss, opt, list(self.params.values()), x, y)
+
+    def _loss(self, params: list, x, y):
+        out = forward(dict(zip(self.params, params)), x, self.model, *self.info.sequence_shape)
         if self.regression:
-            y = pt.matrix("y", dtype=F32)
-            loss = pt.mean(pt.sqr(out - y))
-        else:
-            y = pt.vector("y", dtype="int64")
-            loss = -log_softmax(out, axis=-1)[pt.arange(y.shape[0]), y].mean()
-        names = list(self.params)
-        grads = dict(zip(names, pytensor.grad(loss, [self.params[k] for k in names])))
-        self._step = pytensor.function([x, y], loss, updates=optimizer_updates(self.params, grads, self.train),
-                                     mode=PT_MODE)
-        self._predict = pytensor.function([x], out, mode=PT_MODE)
+            return pt.mean(pt.sqr(out - y))
+        return -log_softmax(out, axis=-1)[pt.arange(y.shape[0]), y].mean()
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v.get_value(), dtype=np.float32).copy() for k, v in self.params.items()}
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        xb = np.asarray(xb, np.float32)
-        yb = yb.astype(np.float32 if self.regression else np.int64)
-        total = 0.0
-        for x, y in zip(xb, yb):
-            total += float(self._step(x, y))  # the compiled function returns numpy: synchronous anyway
-        return total / len(xb)
+        ys = yb.astype(np.float32 if self.regression else np.int64)
+        return epoch_mean_f64(self._step, np.asarray(xb, np.float32), ys)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""

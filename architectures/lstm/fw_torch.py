@@ -5,15 +5,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.frameworks.torch import sync as _sync
-from harness.frameworks.torch import torch_device
-
-
-def make_optimizer(params, train) -> torch.optim.Optimizer:
-    """The canonical optimizers (harness/optim.py) are PyTorch's definitions."""
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
-    return torch.optim.Adam(params, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps)
+from harness.frameworks.torch import (
+    AdapterBase,
+    as_tensor,
+    fit_epoch,
+    linear_weights,
+    make_optimizer,
+    set_params,
+    to_numpy,
+)
 
 
 class Net(nn.Module):
@@ -42,13 +42,12 @@ def _suffix(l: int, d: str) -> str:
     return f"l{l}" + ("_reverse" if d == "bw" else "")
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # step = eager per-step loop, PyTorch's standard way
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.steps, self.features = info.sequence_shape
         self.dirs = ("fw", "bw") if model.bidirectional else ("fw",)
         self.regression = info.task == "regression"
@@ -70,51 +69,33 @@ class Adapter:
                     bias_hh = getattr(net.lstm, f"bias_hh_{s}")
                     bias_hh.zero_()
                     bias_hh.requires_grad_(False)
-            net.head.weight.copy_(torch.from_numpy(weights["head.kernel"].T.copy()))
-            net.head.bias.copy_(torch.from_numpy(weights["head.bias"]))
+        set_params(net.head, weights["head.kernel"].T, weights["head.bias"])
         self.net = net.to(self.dev)
         self.opt = make_optimizer([p for p in self.net.parameters() if p.requires_grad], self.train)
         self.loss_fn = nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        def arr(t: torch.Tensor) -> np.ndarray:
-            return t.detach().cpu().numpy().astype(np.float32)
-
         out = {}
         for l in range(self.model.layers):
             for d in self.dirs:
                 p, s = f"lstm{l}.{d}", _suffix(l, d)
-                out[f"{p}.w_ih"] = arr(getattr(self.net.lstm, f"weight_ih_{s}")).T.copy()
-                out[f"{p}.w_hh"] = arr(getattr(self.net.lstm, f"weight_hh_{s}")).T.copy()
-                out[f"{p}.b"] = arr(getattr(self.net.lstm, f"bias_ih_{s}") + getattr(self.net.lstm, f"bias_hh_{s}"))
-        out["head.kernel"] = arr(self.net.head.weight).T.copy()
-        out["head.bias"] = arr(self.net.head.bias).copy()
+                out[f"{p}.w_ih"] = to_numpy(getattr(self.net.lstm, f"weight_ih_{s}").T)
+                out[f"{p}.w_hh"] = to_numpy(getattr(self.net.lstm, f"weight_hh_{s}").T)
+                out[f"{p}.b"] = to_numpy(getattr(self.net.lstm, f"bias_ih_{s}") + getattr(self.net.lstm, f"bias_hh_{s}"))
+        out.update(linear_weights(self.net.head, "head"))
         return out
 
     def _seq(self, x: np.ndarray) -> torch.Tensor:
         """(..., steps*features) numpy -> (..., steps, features) tensor on the device."""
-        x = np.ascontiguousarray(x.reshape(*x.shape[:-1], self.steps, self.features))
-        return torch.from_numpy(x).to(self.dev)
+        return as_tensor(x.reshape(*x.shape[:-1], self.steps, self.features), self.dev)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        x = self._seq(xb)
-        y = torch.from_numpy(yb.astype(np.float32 if self.regression else np.int64)).to(self.dev)
-        self.net.train()
-        total = torch.zeros((), device=self.dev)
-        for i in range(x.shape[0]):
-            self.opt.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.net(x[i]), y[i])
-            loss.backward()
-            self.opt.step()
-            total += loss.detach()  # accumulate on device: no per-step host sync
-        return float(total.item() / x.shape[0])
+        y = as_tensor(yb, self.dev, np.float32 if self.regression else np.int64)
+        return fit_epoch(self.net, self.opt, self.loss_fn, self._seq(xb), y)
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
         self.net.eval()
         return self.net(self._seq(x)).cpu().numpy()
-
-    def sync(self) -> None:
-        _sync(self.device)

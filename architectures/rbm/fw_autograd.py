@@ -1,64 +1,20 @@
 """RBM in autograd: Gibbs sampling in numpy with the harness noise, the CD/PCD update as
-autograd.grad of mean F(v_data) - mean F(v_model) (v_model a constant input), optimizers in numpy."""
+autograd.grad of mean F(v_data) - mean F(v_model) (v_model a constant input), the numpy optimizers of
+harness/frameworks/autograd.py."""
 from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 
+from harness.frameworks.autograd import flat32, make_optimizer, sigmoid
+
 NAMES = ("W", "b_v", "b_h")
-
-
-def sigmoid(z):
-    return 0.5 * (anp.tanh(0.5 * z) + 1.0)  # = 1 / (1 + exp(-z)) without overflow in exp
 
 
 def free_energy(p: dict, v):
     """F(v) (N,) = -v.b_v - sum_j softplus(v W + b_h)_j."""
     return -anp.dot(v, p["b_v"]) - anp.sum(anp.logaddexp(0.0, anp.dot(v, p["W"]) + p["b_h"]), axis=1)
-
-
-class SGD:
-    """harness/optim.py sgd in place on float32 arrays: v <- momentum v + g; w <- w - lr v."""
-
-    def __init__(self, params: dict[str, np.ndarray], train):
-        self.lr, self.momentum = np.float32(train.lr), np.float32(train.momentum)
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        for k, p in params.items():
-            v = self.v[k]
-            v *= self.momentum
-            v += grads[k]
-            p -= self.lr * v
-
-
-class Adam:
-    """harness/optim.py adam in place on float32 arrays (eps outside the square root, PyTorch's)."""
-
-    def __init__(self, params: dict[str, np.ndarray], train):
-        self.train, self.t = train, 0
-        self.b1, self.b2 = np.float32(train.beta1), np.float32(train.beta2)
-        self.a1, self.a2 = np.float32(1 - train.beta1), np.float32(1 - train.beta2)
-        self.lr, self.eps = np.float32(train.lr), np.float32(train.eps)
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        self.t += 1
-        c1 = np.float32(1 - self.train.beta1 ** self.t)
-        c2 = np.float32(1 - self.train.beta2 ** self.t)
-        for k, p in params.items():
-            g, m, v = grads[k], self.m[k], self.v[k]
-            m *= self.b1
-            m += self.a1 * g
-            v *= self.b2
-            v += self.a2 * g * g
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
-
-
-def make_optimizer(params: dict[str, np.ndarray], train):
-    return (SGD if train.optimizer == "sgd" else Adam)(params, train)
 
 
 class CDTrainer:
@@ -116,13 +72,13 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
-        xs = np.asarray(xb.reshape(xb.shape[0], xb.shape[1], -1), dtype=np.float32)
+        xs = flat32(xb, 2)
         return self.trainer.epoch(xs, np.asarray(yb, np.float32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
         p = self.params
-        return sigmoid(np.asarray(x.reshape(len(x), -1), np.float32) @ p["W"] + p["b_h"])
+        return sigmoid(flat32(x) @ p["W"] + p["b_h"])
 
     def sync(self) -> None:
         pass  # numpy is synchronous

@@ -8,19 +8,11 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
-from harness.frameworks.flax import jax_device
+from harness.frameworks.flax import commit, jax_device, new_optimizer, put_rows, put_steps
 
 NAMES = ("W", "b_v", "b_h")
-
-
-def make_tx(train) -> optax.GradientTransformation:
-    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum or None)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
 
 
 class RBM(nnx.Module):
@@ -85,19 +77,12 @@ def _hidden(rbm: RBM, x: jax.Array) -> jax.Array:
     return rbm.hidden_probs(x)
 
 
-def commit(node, dev) -> None:
-    """Commit a node's state to the device, as jit's outputs will be (else epoch 2 recompiles)."""
-    nnx.update(node, jax.device_put(nnx.state(node), dev))
-
-
 class CDTrainer:
     """One RBM's optimizer, PCD chain and cached jitted step (reused by the DBN per layer)."""
 
     def __init__(self, rbm: RBM, model, train, dev):
         self.rbm, self.dev = rbm, dev
-        with jax.default_device(dev):
-            self.opt = nnx.Optimizer(rbm, make_tx(train), wrt=nnx.Param)
-        commit(self.opt, dev)
+        self.opt = new_optimizer(rbm, train, dev)
         # cached_partial skips NNX's per-call graph traversal of the module and optimizer
         self._step = nnx.cached_partial(partial(_step_at, k=model.cd_k, persistent=model.persistent,
                                                 wd=model.weight_decay), rbm, self.opt)
@@ -133,13 +118,11 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
-        xs = jax.device_put(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
-        return self.trainer.epoch(xs, jax.device_put(yb, self.dev))
+        return self.trainer.epoch(put_steps(xb, self.dev), jax.device_put(yb, self.dev))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
-        xd = jax.device_put(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32), self.dev)
-        return np.asarray(_hidden(self.rbm, xd))
+        return np.asarray(_hidden(self.rbm, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.rbm))

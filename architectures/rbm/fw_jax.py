@@ -7,16 +7,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from harness.frameworks.jax import jax_device
+from harness.frameworks.jax import (
+    AdapterBase,
+    drive_steps,
+    host_tree,
+    init_state,
+    optax_optimizer,
+    put_rows,
+    put_tree,
+)
 
 NAMES = ("W", "b_v", "b_h")
-
-
-def make_tx(train) -> optax.GradientTransformation:
-    """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
 
 
 def hidden_probs(p: dict, v: jax.Array) -> jax.Array:
@@ -68,7 +69,7 @@ class CDTrainer:
 
     def __init__(self, params: dict, model, train, dev):
         self.model, self.dev = model, dev
-        tx = make_tx(train)
+        tx = optax_optimizer(train)
         update = make_update(model, tx)
 
         def step(p, opt_state, chain, total, xs, us, i):
@@ -79,36 +80,33 @@ class CDTrainer:
         self._step = jax.jit(step, donate_argnums=(0, 1, 2, 3))
         self._chain_start = jax.jit(make_chain_start)
         self.params = params
-        self.opt_state = jax.device_put(tx.init(params), dev)
+        self.opt_state = init_state(tx, params, dev)
         self.chain: jax.Array | None = None
 
     def epoch(self, xs: jax.Array, us: jax.Array) -> float:
         """xs (steps, B, V), us (steps, B, width) on the device -> mean reconstruction error."""
         if self.chain is None:  # CD carries a dummy; PCD starts from the first batch
             self.chain = self._chain_start(self.params, xs[0], us[0])
-        total = jax.device_put(np.float32(0), self.dev)
-        for i in range(xs.shape[0]):
-            self.params, self.opt_state, self.chain, total = self._step(
-                self.params, self.opt_state, self.chain, total, xs, us, i)
-        return float(total) / xs.shape[0]  # the only host fetch of the epoch
+        (self.params, self.opt_state, self.chain), err = drive_steps(
+            self._step, (self.params, self.opt_state, self.chain), xs, us, self.dev)
+        return err
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # a jitted step per batch from a Python loop
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self._hidden = jax.jit(hidden_probs)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,), float32."""
-        params = jax.device_put({k: np.asarray(weights[k], np.float32) for k in NAMES}, self.dev)
+        params = put_tree({k: weights[k] for k in NAMES}, self.dev)
         self.trainer = CDTrainer(params, self.model, self.train, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: np.array(v, dtype=np.float32) for k, v in jax.device_get(self.trainer.params).items()}
+        return host_tree(self.trainer.params)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
@@ -117,8 +115,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
-        xd = jax.device_put(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32), self.dev)
-        return np.asarray(self._hidden(self.trainer.params, xd))
+        return np.asarray(self._hidden(self.trainer.params, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(self.trainer.params)

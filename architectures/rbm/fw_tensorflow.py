@@ -6,36 +6,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import tf_device
+from harness.frameworks.tensorflow import (
+    AdapterBase,
+    Optimizer,
+    epoch_trainer,
+    flat_batches,
+    flat_rows,
+    to_numpy,
+)
 
 NAMES = ("W", "b_v", "b_h")
-
-
-class Optimizer:
-    """harness/optim.py in TF ops on tf.Variable slots. Keras's Adam puts eps inside the bias
-    correction ("eps-hat"), so the update is written out here instead."""
-
-    def __init__(self, train, variables: list):
-        self.train, self.vars = train, variables
-        n_slots = 1 if train.optimizer == "sgd" else 2  # sgd: velocity; adam: m, v
-        self.slots = [[tf.Variable(tf.zeros_like(w)) for w in variables] for _ in range(n_slots)]
-        self.t = tf.Variable(0, dtype=tf.int64)
-
-    def apply(self, grads: list) -> None:
-        tr = self.train
-        if tr.optimizer == "sgd":
-            for w, v, g in zip(self.vars, self.slots[0], grads):
-                v.assign(tr.momentum * v + g)
-                w.assign_sub(tr.lr * v)
-            return
-        self.t.assign_add(1)
-        t = tf.cast(self.t, tf.float64)  # bias corrections in float64, like the reference
-        c1 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
-        c2 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
-        for w, m, v, g in zip(self.vars, self.slots[0], self.slots[1], grads):
-            m.assign(tr.beta1 * m + (1.0 - tr.beta1) * g)
-            v.assign(tr.beta2 * v + (1.0 - tr.beta2) * g * g)
-            w.assign_sub(tr.lr * (m / c1) / (tf.sqrt(v / c2) + tr.eps))
 
 
 class RBM(tf.Module):
@@ -56,7 +36,7 @@ class RBM(tf.Module):
         return -tf.linalg.matvec(v, self.b_v) - tf.reduce_sum(tf.nn.softplus(v @ self.W + self.b_h), axis=1)
 
     def weights(self) -> dict[str, np.ndarray]:
-        return {k: np.array(getattr(self, k).numpy(), np.float32) for k in NAMES}
+        return {k: to_numpy(getattr(self, k)) for k in NAMES}
 
 
 class CDTrainer:
@@ -71,7 +51,7 @@ class CDTrainer:
         self.started = False
         # Traced once: unknown batch size in the signatures, so no retracing per epoch.
         v, u = tf.TensorSpec([None, self.n_v], tf.float32), tf.TensorSpec([None, None], tf.float32)
-        self._step = tf.function(self._train_step, input_signature=[v, u])
+        self._train = epoch_trainer(self._train_step, v, u)
         self._start = tf.function(self._chain_start, input_signature=[v, u])
 
     def _chain_start(self, v: tf.Tensor, u: tf.Tensor) -> None:
@@ -90,11 +70,9 @@ class CDTrainer:
         if self.persistent:
             self.chain.assign(h)
         vk = tf.stop_gradient(vk)
-        with tf.GradientTape() as tape:
-            # its gradient is the CD statistics: -(v^T p(h|v) - v_k^T p(h|v_k)) / B (+ wd W)
-            obj = (tf.reduce_mean(rbm.free_energy(v)) - tf.reduce_mean(rbm.free_energy(vk))
-                   + 0.5 * self.wd * tf.reduce_sum(tf.square(rbm.W)))
-        self.opt.apply(tape.gradient(obj, self.opt.vars))
+        # the objective's gradient is the CD statistics: -(v^T p(h|v) - v_k^T p(h|v_k)) / B (+ wd W)
+        self.opt.minimize(lambda: tf.reduce_mean(rbm.free_energy(v)) - tf.reduce_mean(rbm.free_energy(vk))
+                          + 0.5 * self.wd * tf.reduce_sum(tf.square(rbm.W)))
         return err
 
     def epoch(self, xs: tf.Tensor, us: tf.Tensor) -> float:
@@ -102,17 +80,12 @@ class CDTrainer:
         if self.persistent and not self.started:
             self._start(xs[0], us[0])
             self.started = True
-        losses = [self._step(v, u) for v, u in zip(tf.unstack(xs), tf.unstack(us))]
-        return float(tf.reduce_mean(tf.stack(losses)))
+        return self._train(xs, us)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # one tf.function call per batch from a Python loop
     NOTES = ""
-
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = tf_device(device)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""
@@ -128,13 +101,9 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
         with tf.device(self.dev):
-            xs = tf.convert_to_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), tf.float32)
-            return self.trainer.epoch(xs, tf.convert_to_tensor(yb, tf.float32))
+            return self.trainer.epoch(flat_batches(xb), tf.convert_to_tensor(yb, tf.float32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
         with tf.device(self.dev):
-            return self._forward(tf.convert_to_tensor(x.reshape(len(x), -1), tf.float32)).numpy()
-
-    def sync(self) -> None:
-        """Nothing queued survives train_epoch/predict: both end in a host fetch."""
+            return self._forward(flat_rows(x)).numpy()

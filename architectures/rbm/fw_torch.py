@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.frameworks.torch import sync as _sync
-from harness.frameworks.torch import torch_device
+from harness.frameworks.torch import AdapterBase, as_tensor, make_optimizer, mean_over_steps, to_numpy
 
 
 class RBM(nn.Module):
@@ -32,15 +31,7 @@ class RBM(nn.Module):
         return -(v @ self.b_v) - F.softplus(v @ self.W + self.b_h).sum(dim=1)
 
     def weights(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k).detach().cpu().numpy().astype(np.float32).copy() for k in ("W", "b_v", "b_h")}
-
-
-def make_optimizer(groups: list[dict], train) -> torch.optim.Optimizer:
-    """torch.optim's SGD and Adam are harness/optim.py's formulas; their weight_decay adds wd * w
-    to the gradient (L2, before momentum/Adam), the canonical weight decay on W."""
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=train.lr, momentum=train.momentum)
-    return torch.optim.Adam(groups, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps)
+        return {k: to_numpy(getattr(self, k)) for k in ("W", "b_v", "b_h")}
 
 
 class CDTrainer:
@@ -49,6 +40,7 @@ class CDTrainer:
 
     def __init__(self, rbm: RBM, model, train):
         self.rbm, self.k, self.persistent = rbm, model.cd_k, model.persistent
+        # the group's weight_decay (L2 on the gradient) is the canonical weight decay on W
         self.opt = make_optimizer([{"params": [rbm.W], "weight_decay": model.weight_decay},
                                    {"params": [rbm.b_v, rbm.b_h], "weight_decay": 0.0}], train)
         self.chain: torch.Tensor | None = None  # PCD hidden state (B, H)
@@ -81,19 +73,12 @@ class CDTrainer:
 
     def epoch(self, xs: torch.Tensor, us: torch.Tensor) -> float:
         """xs (steps, B, V), us (steps, B, width) -> mean reconstruction error (one host fetch)."""
-        total = torch.zeros((), device=xs.device)
-        for i in range(xs.shape[0]):
-            total += self.step(xs[i], us[i])
-        return float(total.item() / xs.shape[0])
+        return mean_over_steps(self.step, xs, us)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # eager per-step loop, PyTorch's standard way
     NOTES = ""
-
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""
@@ -105,14 +90,10 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
-        xs = torch.from_numpy(np.ascontiguousarray(xb.reshape(xb.shape[0], xb.shape[1], -1))).to(self.dev)
-        return self.trainer.epoch(xs, torch.from_numpy(np.ascontiguousarray(yb)).to(self.dev))
+        xs = as_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
+        return self.trainer.epoch(xs, as_tensor(yb, self.dev))
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
-        t = torch.from_numpy(np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)).to(self.dev)
-        return self.rbm.hidden_probs(t).cpu().numpy()
-
-    def sync(self) -> None:
-        _sync(self.device)
+        return self.rbm.hidden_probs(as_tensor(x.reshape(len(x), -1), self.dev, np.float32)).cpu().numpy()

@@ -348,3 +348,23 @@ def check_case() -> dict:
         "batch_size": 4,
         "trains": [TrainConfig(optimizer="sgd", lr=0.1, momentum=0.0)],
     }
+
+
+def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
+    """The first 16 hidden units' filters (columns of W), for the report."""
+    W = np.asarray(adapter.get_weights()["W"], np.float64)
+    return {"filters": W[:, :16].T.tolist(),
+            "image_shape": list(data.info.image_shape) if data.info.image_shape else None}
+
+
+def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
+    """RBM filters as images, one row per framework (repeat 0)."""
+    rows, shape = [], None
+    for r in records:
+        ex = r.get("extra") or {}
+        if r.get("repeat") == 0 and ex.get("filters") and ex.get("image_shape"):
+            shape = tuple(ex["image_shape"])
+            rows.append((f"{r['framework']} {r['mode']}", ex["filters"]))
+    if not rows:
+        return []
+    return [("RBM filters (weights of the first hidden units, as images)", figures.images("filters", rows, shape))]

@@ -1,17 +1,13 @@
 """RNN in autograd: an autograd.numpy forward with a Python loop over time, autograd.value_and_grad,
-optimizers written in numpy."""
+the numpy optimizers of harness/frameworks/autograd.py."""
 from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
-from autograd.scipy.special import logsumexp
 
 from architectures.rnn.spec import directions
-
-
-def _sigmoid(z):
-    return 0.5 * (anp.tanh(0.5 * z) + 1.0)  # = 1 / (1 + exp(-z)) without overflow in exp
+from harness.frameworks.autograd import float32_params, make_optimizer, mse, sigmoid, softmax_xent, step_epoch
 
 
 def _run_direction(p: dict, prefix: str, cell: str, xs, reverse: bool):
@@ -29,8 +25,8 @@ def _run_direction(p: dict, prefix: str, cell: str, xs, reverse: bool):
             h = anp.tanh(g + anp.dot(h, w_hh))
         else:
             gh = anp.dot(h, w_hh) + p[prefix + "b_hh"]
-            r = _sigmoid(g[:, :n_h] + gh[:, :n_h])
-            z = _sigmoid(g[:, n_h:2 * n_h] + gh[:, n_h:2 * n_h])
+            r = sigmoid(g[:, :n_h] + gh[:, :n_h])
+            z = sigmoid(g[:, n_h:2 * n_h] + gh[:, n_h:2 * n_h])
             c = anp.tanh(g[:, 2 * n_h:] + r * gh[:, 2 * n_h:])
             h = (1 - z) * c + z * h
         out[t] = h
@@ -52,46 +48,6 @@ def forward(p: dict, x, model):
     return anp.dot(feat, p["head.kernel"]) + p["head.bias"]
 
 
-class SGD:
-    """harness/optim.py sgd in place on float32 arrays: v <- momentum v + g; w <- w - lr v."""
-
-    def __init__(self, params: dict[str, np.ndarray], train):
-        self.lr, self.momentum = np.float32(train.lr), np.float32(train.momentum)
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        for k, p in params.items():
-            v = self.v[k]
-            v *= self.momentum
-            v += grads[k]
-            p -= self.lr * v
-
-
-class Adam:
-    """harness/optim.py adam in place on float32 arrays (eps outside the square root, PyTorch's)."""
-
-    def __init__(self, params: dict[str, np.ndarray], train):
-        self.train, self.t = train, 0
-        # float32 constants keep the moments float32; 1 - beta is formed in float64 first
-        self.b1, self.b2 = np.float32(train.beta1), np.float32(train.beta2)
-        self.a1, self.a2 = np.float32(1 - train.beta1), np.float32(1 - train.beta2)
-        self.lr, self.eps = np.float32(train.lr), np.float32(train.eps)
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        self.t += 1
-        c1 = np.float32(1 - self.train.beta1 ** self.t)
-        c2 = np.float32(1 - self.train.beta2 ** self.t)
-        for k, p in params.items():
-            g, m, v = grads[k], self.m[k], self.v[k]
-            m *= self.b1
-            m += self.a1 * g
-            v *= self.b2
-            v += self.a2 * g * g
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
-
-
 class Adapter:
     MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
     NOTES = ""
@@ -102,17 +58,14 @@ class Adapter:
 
         def loss_fn(params, x, y):
             out = forward(params, x, model)
-            if classify:
-                logp = out - logsumexp(out, axis=1, keepdims=True)
-                return -anp.mean(logp[anp.arange(len(y)), y])
-            return anp.mean((out - y) ** 2)
+            return softmax_xent(out, y) if classify else mse(out, y)
 
         self._value_and_grad = value_and_grad(loss_fn)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical names and layout (see spec), float32."""
-        self.params = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
-        self.opt = (SGD if self.train.optimizer == "sgd" else Adam)(self.params, self.train)
+        self.params = float32_params(weights)
+        self.opt = make_optimizer(self.params, self.train)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Canonical names -> float32 numpy copies."""
@@ -126,12 +79,7 @@ class Adapter:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
         xs = self._seq(xb)
         ys = yb if self.info.task == "classification" else np.asarray(yb, dtype=np.float32)
-        total = 0.0
-        for x, y in zip(xs, ys):
-            loss, grads = self._value_and_grad(self.params, x, y)
-            self.opt.step(self.params, grads)
-            total += float(loss)
-        return total / len(xs)
+        return step_epoch(self._value_and_grad, self.params, self.opt, xs, ys)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""

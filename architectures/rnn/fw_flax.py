@@ -1,5 +1,5 @@
-"""RNN in Flax NNX: nnx.RNN / nnx.Bidirectional over cells, nnx.Linear head, optax through
-nnx.Optimizer, nnx.jit'd train step.
+"""RNN in Flax NNX: nnx.RNN / nnx.Bidirectional over cells, nnx.Linear head, trained by
+harness.frameworks.flax.Trainer (optax through nnx.Optimizer, nnx.jit'd train step).
 
 Cells: the simple cell is ``nnx.SimpleCell`` (its dense_i carries the one bias, dense_h has none:
 the canonical layout exactly). ``nnx.GRUCell`` has no recurrent bias, so PyTorch's
@@ -14,16 +14,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from architectures.rnn.spec import directions
-from harness.frameworks.flax import jax_device
-
-
-def _const(value: np.ndarray):
-    """An nnx initializer that returns the canonical array (never the library's random init)."""
-    return lambda key, shape, dtype=jnp.float32: jnp.asarray(value, dtype=dtype)
+from harness.frameworks.flax import Trainer, const_init, forward, jax_device, mse, xent
 
 
 class GRUCell(nnx.RNNCellBase):
@@ -54,8 +48,8 @@ def _cell(weights: dict[str, np.ndarray], prefix: str, cell: str) -> nnx.RNNCell
     w_ih, w_hh = weights[prefix + "w_ih"], weights[prefix + "w_hh"]
     if cell == "gru":
         return GRUCell(w_ih, w_hh, weights[prefix + "b_ih"], weights[prefix + "b_hh"])
-    return nnx.SimpleCell(w_ih.shape[0], w_hh.shape[0], kernel_init=_const(w_ih),
-                          recurrent_kernel_init=_const(w_hh), bias_init=_const(weights[prefix + "b"]),
+    return nnx.SimpleCell(w_ih.shape[0], w_hh.shape[0], kernel_init=const_init(w_ih),
+                          recurrent_kernel_init=const_init(w_hh), bias_init=const_init(weights[prefix + "b"]),
                           rngs=nnx.Rngs(0))  # rngs required, unused: every initializer is a constant
 
 
@@ -68,7 +62,7 @@ class Net(nnx.Module):
             layers.append(nnx.Bidirectional(fw, bw[0], rngs=False) if bw else fw)
         self.layers = nnx.List(layers)
         k = weights["head.kernel"]
-        self.head = nnx.Linear(*k.shape, kernel_init=_const(k), bias_init=_const(weights["head.bias"]),
+        self.head = nnx.Linear(*k.shape, kernel_init=const_init(k), bias_init=const_init(weights["head.bias"]),
                                rngs=nnx.Rngs(0))
         self.hidden, self.readout, self.bidirectional = model.hidden, model.readout, model.bidirectional
 
@@ -101,50 +95,6 @@ class Net(nnx.Module):
         return {k: v[...] for k, v in out.items()}
 
 
-def make_tx(train) -> optax.GradientTransformation:
-    """optax.sgd (trace: v = momentum v + g) and optax.adam are harness/optim.py's formulas."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum or None)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
-
-
-def _xent(net: Net, x: jax.Array, y: jax.Array) -> jax.Array:
-    return optax.softmax_cross_entropy_with_integer_labels(net(x), y).mean()
-
-
-def _mse(net: Net, x: jax.Array, y: jax.Array) -> jax.Array:
-    return jnp.mean((net(x) - y) ** 2)
-
-
-def _train_step(net: Net, optimizer: nnx.Optimizer, loss_fn, x: jax.Array, y: jax.Array) -> jax.Array:
-    loss, grads = nnx.value_and_grad(loss_fn)(net, x, y)
-    optimizer.update(net, grads)
-    return loss
-
-
-@nnx.jit(static_argnums=2)
-def _step_at(net: Net, optimizer: nnx.Optimizer, loss_fn, xs: jax.Array, ys: jax.Array, i: jax.Array) -> jax.Array:
-    """One step on batch i of the epoch arrays: indexing inside the jit saves a dispatch per step,
-    and a traced (not static) i means one compilation for every step."""
-    return _train_step(net, optimizer, loss_fn, xs[i], ys[i])
-
-
-@nnx.jit(static_argnums=2)
-def _epoch(net: Net, optimizer: nnx.Optimizer, loss_fn, xs: jax.Array, ys: jax.Array) -> jax.Array:
-    """The whole epoch as one scan over the steps; returns the mean loss."""
-    @nnx.scan(in_axes=(nnx.Carry, 0, 0), out_axes=(nnx.Carry, 0))
-    def body(carry, x, y):
-        return carry, _train_step(*carry, loss_fn, x, y)
-
-    _, losses = body((net, optimizer), xs, ys)
-    return losses.mean()
-
-
-@nnx.jit
-def _forward(net: Net, x: jax.Array) -> jax.Array:
-    return net(x)
-
-
 class Adapter:
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
     NOTES = ""
@@ -158,13 +108,7 @@ class Adapter:
         """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
         with jax.default_device(self.dev):
             self.net = Net(weights, self.model)
-            self.opt = nnx.Optimizer(self.net, make_tx(self.train), wrt=nnx.Param)
-        for node in (self.net, self.opt):  # commit the state to the device, as jit's outputs will be:
-            nnx.update(node, jax.device_put(nnx.state(node), self.dev))  # otherwise epoch 2 recompiles
-        loss_fn = _xent if self.classify else _mse
-        # cached_partial skips NNX's per-call graph traversal of the model and optimizer
-        self._step = nnx.cached_partial(_step_at, self.net, self.opt, loss_fn)
-        self._epoch = nnx.cached_partial(_epoch, self.net, self.opt, loss_fn)
+        self.trainer = Trainer(self.net, xent if self.classify else mse, self.train, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {k: np.array(v, dtype=np.float32) for k, v in self.net.canonical(self.model).items()}
@@ -178,14 +122,11 @@ class Adapter:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
         xs = self._seq(xb)
         ys = jax.device_put(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
-        if self.mode == "epoch":
-            return float(self._epoch(xs, ys))
-        losses = [self._step(xs, ys, i) for i in range(xs.shape[0])]  # no host sync per step
-        return float(jnp.mean(jnp.stack(losses)))
+        return self.trainer.epoch(xs, ys, self.mode)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
-        return np.asarray(_forward(self.net, self._seq(x)))
+        return np.asarray(forward(self.net, self._seq(x)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.net))

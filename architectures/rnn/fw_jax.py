@@ -8,17 +8,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from architectures.rnn.spec import directions
-from harness.frameworks.jax import jax_device
-
-
-def make_optimizer(train) -> optax.GradientTransformation:
-    """optax's sgd (trace) and adam (eps outside the sqrt) are harness/optim.py's formulas."""
-    if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum)
-    return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+from harness.frameworks.jax import (
+    AdapterBase,
+    batch_loss,
+    host_tree,
+    init_state,
+    optax_epoch,
+    optax_fns,
+    optax_optimizer,
+    put_tree,
+)
 
 
 def _run_direction(p: dict, prefix: str, cell: str, xs: jax.Array, reverse: bool) -> jax.Array:
@@ -64,55 +65,26 @@ def make_forward(model):
     return forward
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: jitted step per batch from Python; epoch: one jitted lax.scan
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
-        self._compile(make_forward(model), info.task == "classification", make_optimizer(train))
-
-    def _compile(self, forward, classify: bool, tx: optax.GradientTransformation) -> None:
-        """Define and jit the forward, the step and the epoch once (shapes are static per run)."""
-
-        def loss_fn(params, x, y):
-            out = forward(params, x)
-            if classify:
-                return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
-            return jnp.mean((out - y) ** 2)
-
-        def update(params, opt_state, x, y):
-            loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-            updates, opt_state = tx.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, loss
-
-        def step(params, opt_state, total, xs, ys, i):
-            # The batch is sliced inside the jit and the loss summed there: one dispatch per step.
-            params, opt_state, loss = update(params, opt_state, xs[i], ys[i])
-            return params, opt_state, total + loss
-
-        def epoch(params, opt_state, xs, ys):
-            def body(carry, batch):
-                params, opt_state, loss = update(*carry, *batch)
-                return (params, opt_state), loss
-
-            (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
-            return params, opt_state, losses.mean()
-
-        self.tx, self.classify = tx, classify
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+        self.classify = classify = info.task == "classification"
+        forward = make_forward(model)
+        self.tx = optax_optimizer(train)
         self._forward = jax.jit(forward)
-        self._step = jax.jit(step, donate_argnums=(0, 1, 2))  # params, state, total are replaced
-        self._epoch = jax.jit(epoch, donate_argnums=(0, 1))
+        self._fns = optax_fns(lambda params, x, y: batch_loss(forward(params, x), y, classify), self.tx)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical names and layout (see spec), used as the params pytree as they are."""
-        self.params = jax.device_put({k: np.asarray(v, np.float32) for k, v in weights.items()}, self.dev)
-        self.opt_state = jax.device_put(self.tx.init(self.params), self.dev)
+        self.params = put_tree(weights, self.dev)
+        self.opt_state = init_state(self.tx, self.params, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Canonical names -> float32 numpy copies."""
-        return {k: np.array(v, dtype=np.float32) for k, v in jax.device_get(self.params).items()}
+        return host_tree(self.params)
 
     def _seq(self, x: np.ndarray) -> jax.Array:
         """(..., T*F) -> (..., T, F) on the device."""
@@ -121,16 +93,11 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        steps = xb.shape[0]
         xs = self._seq(xb)
         ys = jax.device_put(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
-        if self.mode == "epoch":
-            self.params, self.opt_state, mean = self._epoch(self.params, self.opt_state, xs, ys)
-            return float(mean)
-        total = jax.device_put(np.float32(0), self.dev)
-        for i in range(steps):
-            self.params, self.opt_state, total = self._step(self.params, self.opt_state, total, xs, ys, i)
-        return float(total) / steps  # the only host fetch of the epoch
+        self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
+                                                        fused=self.mode == "epoch")
+        return loss
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""

@@ -16,41 +16,16 @@ import numpy as np
 import tensorflow as tf
 
 from architectures.rnn.spec import directions
-from harness.frameworks.tensorflow import tf_device
-
-
-class Optimizer:
-    """harness/optim.py in TF ops on tf.Variable slots. Keras's Adam puts eps inside the bias
-    correction ("eps-hat"), so the update is written out here instead."""
-
-    def __init__(self, train, variables: list):
-        self.train, self.vars = train, variables
-        n_slots = 1 if train.optimizer == "sgd" else 2  # sgd: velocity; adam: m, v
-        self.slots = [[tf.Variable(tf.zeros_like(w)) for w in variables] for _ in range(n_slots)]
-        self.t = tf.Variable(0, dtype=tf.int64)
-
-    def apply(self, grads: list) -> None:
-        if self.train.optimizer == "sgd":
-            self._sgd(grads)
-        else:
-            self._adam(grads)
-
-    def _sgd(self, grads: list) -> None:
-        lr, mom = self.train.lr, self.train.momentum
-        for w, v, g in zip(self.vars, self.slots[0], grads):
-            v.assign(mom * v + g)
-            w.assign_sub(lr * v)
-
-    def _adam(self, grads: list) -> None:
-        tr = self.train
-        self.t.assign_add(1)
-        t = tf.cast(self.t, tf.float64)  # bias corrections in float64, like the reference
-        c1 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
-        c2 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
-        for w, m, v, g in zip(self.vars, self.slots[0], self.slots[1], grads):
-            m.assign(tr.beta1 * m + (1.0 - tr.beta1) * g)
-            v.assign(tr.beta2 * v + (1.0 - tr.beta2) * g * g)
-            w.assign_sub(tr.lr * (m / c1) / (tf.sqrt(v / c2) + tr.eps))
+from harness.frameworks.tensorflow import (
+    AdapterBase,
+    Optimizer,
+    batch_loss,
+    epoch_trainer,
+    kernel_bias,
+    set_kernel_bias,
+    targets,
+    to_numpy,
+)
 
 
 def _swap_rz(a: np.ndarray) -> np.ndarray:
@@ -70,7 +45,7 @@ def _to_keras(weights: dict[str, np.ndarray], prefix: str, cell: str) -> list[np
 
 def _from_keras(cell_layer, prefix: str, cell: str) -> dict[str, np.ndarray]:
     c = cell_layer.cell
-    kernel, recurrent, bias = (np.array(v.numpy(), dtype=np.float32) for v in (c.kernel, c.recurrent_kernel, c.bias))
+    kernel, recurrent, bias = (to_numpy(v) for v in (c.kernel, c.recurrent_kernel, c.bias))
     if cell == "simple":
         return {prefix + "w_ih": kernel, prefix + "w_hh": recurrent, prefix + "b": bias}
     bias = _swap_rz(bias)
@@ -111,18 +86,16 @@ def make_net(weights: dict[str, np.ndarray], model, steps: int, features: int) -
             for var, value in zip((c.kernel, c.recurrent_kernel, c.bias),
                                   _to_keras(weights, f"rnn{layer}.{d}.", model.cell)):
                 var.assign(value)
-    head.kernel.assign(weights["head.kernel"])
-    head.bias.assign(weights["head.bias"])
+    set_kernel_bias(head, weights, "head")
     return net, per_layer + [head]
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: tf.function per batch; epoch: one tf.function per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = tf_device(device)
+        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         self.classify = info.task == "classification"
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -131,34 +104,15 @@ class Adapter:
         with tf.device(self.dev):
             self.net, self.parts = make_net(weights, self.model, steps, features)
             self.opt = Optimizer(self.train, self.net.trainable_variables)
-        # Traced once: unknown batch/step counts in the signatures, so no retracing per epoch.
         n_out = weights["head.bias"].shape[0]
         x = tf.TensorSpec([None, steps, features], tf.float32)
         y = tf.TensorSpec([None], tf.int64) if self.classify else tf.TensorSpec([None, n_out], tf.float32)
-        xs = tf.TensorSpec([None, *x.shape], tf.float32)
-        ys = tf.TensorSpec([None, *y.shape], y.dtype)
-        self._step = tf.function(self._train_step, input_signature=[x, y])
-        self._epoch = tf.function(self._train_loop, input_signature=[xs, ys])
+        self._train = epoch_trainer(self._train_step, x, y, self.mode)
         self._forward = tf.function(lambda x: self.net(x, training=False), input_signature=[x])
 
-    def _loss(self, out: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        if self.classify:
-            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
-        return tf.reduce_mean(tf.square(out - y))
-
     def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = self._loss(self.net(x, training=True), y)
-        self.opt.apply(tape.gradient(loss, self.net.trainable_variables))
-        return loss
-
-    def _train_loop(self, xs: tf.Tensor, ys: tf.Tensor) -> tf.Tensor:
-        """All steps of an epoch in one graph; returns the mean loss."""
-        n = tf.shape(xs)[0]
-        total = tf.constant(0.0)
-        for i in tf.range(n):
-            total += self._train_step(xs[i], ys[i])
-        return total / tf.cast(n, tf.float32)
+        """x (B, T, F), y (B,) int or (B, out) float -> mean loss; one optimizer step."""
+        return self.opt.minimize(lambda: batch_loss(self.net(x, training=True), y, self.classify))
 
     def get_weights(self) -> dict[str, np.ndarray]:
         *rnns, head = self.parts
@@ -166,9 +120,7 @@ class Adapter:
         for layer, dirs in enumerate(rnns):
             for d, rnn in zip(directions(self.model), dirs):
                 out.update(_from_keras(rnn, f"rnn{layer}.{d}.", self.model.cell))
-        out["head.kernel"] = np.array(head.kernel.numpy(), dtype=np.float32)
-        out["head.bias"] = np.array(head.bias.numpy(), dtype=np.float32)
-        return out
+        return out | kernel_bias(head, "head")
 
     def _seq(self, x: np.ndarray) -> tf.Tensor:
         """(..., T*F) -> (..., T, F) tensor."""
@@ -177,18 +129,9 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
         with tf.device(self.dev):
-            xs = self._seq(xb)
-            ys = tf.convert_to_tensor(yb.astype(np.int64 if self.classify else np.float32, copy=False))
-            if self.mode == "epoch":
-                return float(self._epoch(xs, ys))
-            # one split op per epoch; losses stay tensors, so no host sync per step
-            losses = [self._step(x, y) for x, y in zip(tf.unstack(xs), tf.unstack(ys))]
-            return float(tf.reduce_mean(tf.stack(losses)))
+            return self._train(self._seq(xb), targets(yb, self.classify))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
         with tf.device(self.dev):
             return self._forward(self._seq(x)).numpy()
-
-    def sync(self) -> None:
-        """Nothing queued survives train_epoch/predict: both end in a host fetch."""

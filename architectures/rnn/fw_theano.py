@@ -12,9 +12,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax
 
-from architectures._shared import Unsupported
 from architectures.rnn.spec import directions, weight_shapes
-from harness.frameworks.theano import device_available
+from harness.frameworks.theano import Optimizer, check_device, compile_step, epoch_mean
 
 F32 = np.float32
 
@@ -69,51 +68,13 @@ def forward(p: dict, x, model):
     return pt.dot(feat, p["head.kernel"]) + p["head.bias"]
 
 
-class Optimizer:
-    """harness/optim.py as symbolic updates. State: sgd [velocities]; adam [m..., v..., t]."""
-
-    def __init__(self, train):
-        self.train = train
-
-    def init_state(self, weights: list[np.ndarray]) -> list[np.ndarray]:
-        zeros = [np.zeros_like(w) for w in weights]
-        if self.train.optimizer == "sgd":
-            return zeros
-        return [*zeros, *[np.zeros_like(w) for w in weights], np.int64(0)]
-
-    def update(self, params: list, grads: list, state: list) -> tuple[list, list]:
-        """Symbolic (new params, new state) from symbolic params, grads and state."""
-        if self.train.optimizer == "sgd":
-            return self._sgd(params, grads, state)
-        return self._adam(params, grads, state)
-
-    def _sgd(self, params, grads, vel):
-        lr, mom = F32(self.train.lr), F32(self.train.momentum)
-        new_vel = [mom * v + g for v, g in zip(vel, grads)]
-        return [w - lr * v for w, v in zip(params, new_vel)], new_vel
-
-    def _adam(self, params, grads, state):
-        tr, n = self.train, len(params)
-        ms, vs, t = state[:n], state[n:2 * n], state[-1] + 1
-        b1, b2 = F32(tr.beta1), F32(tr.beta2)
-        # bias corrections in float64, like the reference, then float32 for the update
-        c1 = pt.cast(1 - np.float64(tr.beta1) ** t, "float32")
-        c2 = pt.cast(1 - np.float64(tr.beta2) ** t, "float32")
-        new_m = [b1 * m + (F32(1) - b1) * g for m, g in zip(ms, grads)]
-        new_v = [b2 * v + (F32(1) - b2) * g * g for v, g in zip(vs, grads)]
-        new_w = [w - F32(tr.lr) * (m / c1) / (pt.sqrt(v / c2) + F32(tr.eps))
-                 for w, m, v in zip(params, new_m, new_v)]
-        return new_w, [*new_m, *new_v, t]
-
-
 class Adapter:
     MODES = ("step",)  # one compiled step per batch (a scan over steps around the time scans would
     # multiply the compile time for no change in the arithmetic)
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        if (reason := device_available(device)) is not None:
-            raise Unsupported(reason)
+        check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.classify = info.task == "classification"
         self.opt = Optimizer(train)
@@ -121,26 +82,19 @@ class Adapter:
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
         self.names = list(weight_shapes(self.model, self.info))
-        w = [np.asarray(weights[k], np.float32) for k in self.names]
-        self.params = {k: pytensor.shared(a.copy(), name=k) for k, a in zip(self.names, w)}
-        self.state = [pytensor.shared(s) for s in self.opt.init_state(w)]
+        self.params = {k: pytensor.shared(np.array(weights[k], np.float32), name=k) for k in self.names}
         x = pt.tensor3("x", dtype="float32")
         self._predict = pytensor.function([x], forward(self.params, x, self.model))
-        self._train = self._compile_step()
-
-    def _compile_step(self) -> pytensor.compile.Function:
-        """f(x (B, T, F), y (B,) int or (B, out) float) -> loss; updates weights and state in place."""
+        # f(x (B, T, F), y (B,) int or (B, out) float) -> loss; updates weights and state in place
         x = pt.tensor3("x", dtype="float32")
-        out = forward(self.params, x, self.model)
+        y = pt.vector("y", dtype="int64") if self.classify else pt.matrix("y", dtype="float32")
+        self._train = compile_step(self._loss, self.opt, [self.params[k] for k in self.names], x, y)
+
+    def _loss(self, params: list, x, y):
+        out = forward(dict(zip(self.names, params)), x, self.model)
         if self.classify:
-            y = pt.vector("y", dtype="int64")
-            loss = -log_softmax(out, axis=-1)[pt.arange(y.shape[0]), y].mean()
-        else:
-            y = pt.matrix("y", dtype="float32")
-            loss = pt.sqr(out - y).mean()
-        params = [self.params[k] for k in self.names]
-        new_p, new_s = self.opt.update(params, pytensor.grad(loss, params), self.state)
-        return pytensor.function([x, y], loss, updates=list(zip(params + self.state, new_p + new_s)))
+            return -log_softmax(out, axis=-1)[pt.arange(y.shape[0]), y].mean()
+        return pt.sqr(out - y).mean()
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {k: np.array(self.params[k].get_value(), dtype=np.float32) for k in self.names}
@@ -153,7 +107,7 @@ class Adapter:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
         xs = self._seq(xb)
         ys = np.ascontiguousarray(yb, dtype=np.int64 if self.classify else np.float32)
-        return float(np.mean([self._train(x, y) for x, y in zip(xs, ys)]))
+        return epoch_mean(self._train, xs, ys)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""

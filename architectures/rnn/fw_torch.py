@@ -6,17 +6,17 @@ import torch
 from torch import nn
 
 from architectures.rnn.spec import directions
-from harness.frameworks.torch import sync as _sync
-from harness.frameworks.torch import torch_device
+from harness.frameworks.torch import (
+    AdapterBase,
+    as_tensor,
+    fit_epoch,
+    linear_weights,
+    make_optimizer,
+    set_params,
+    to_numpy,
+)
 
 SUFFIX = {"fw": "", "bw": "_reverse"}  # torch's parameter-name suffix per direction
-
-
-def make_optimizer(params, train) -> torch.optim.Optimizer:
-    """The canonical optimizers (harness/optim.py) are PyTorch's definitions."""
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
-    return torch.optim.Adam(params, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps)
 
 
 def _torch_names(model) -> dict[str, str]:
@@ -55,13 +55,12 @@ class Net(nn.Module):
         return self.head(feat)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # step = eager per-step loop, PyTorch's standard way
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.classify = info.task == "classification"
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -80,8 +79,7 @@ class Adapter:
                     if tname.startswith("bias_hh"):
                         p.zero_()
                         p.requires_grad_(False)
-            self.net.head.weight.copy_(torch.from_numpy(np.ascontiguousarray(weights["head.kernel"].T)))
-            self.net.head.bias.copy_(torch.from_numpy(weights["head.bias"]))
+        set_params(self.net.head, weights["head.kernel"].T, weights["head.bias"])
         self.net.to(self.dev)
         self.opt = make_optimizer([p for p in self.net.parameters() if p.requires_grad], self.train)
         self.loss_fn = nn.CrossEntropyLoss() if self.classify else nn.MSELoss()
@@ -90,36 +88,23 @@ class Adapter:
         params = dict(self.net.rnn.named_parameters())
         out = {}
         for tname, cname in self.names.items():
-            w = params[tname].detach().cpu().numpy()
-            out[cname] = (w.T if w.ndim == 2 else w).astype(np.float32).copy()
-        out["head.kernel"] = self.net.head.weight.detach().cpu().numpy().T.astype(np.float32).copy()
-        out["head.bias"] = self.net.head.bias.detach().cpu().numpy().astype(np.float32).copy()
+            w = params[tname]
+            out[cname] = to_numpy(w.T if w.ndim == 2 else w)
+        out.update(linear_weights(self.net.head, "head"))
         return out
 
     def _seq(self, x: np.ndarray) -> torch.Tensor:
         """(..., steps*features) -> (..., steps, features) tensor on the device."""
         steps, features = self.info.sequence_shape
-        return torch.from_numpy(np.ascontiguousarray(x.reshape(*x.shape[:-1], steps, features))).to(self.dev)
+        return as_tensor(x.reshape(*x.shape[:-1], steps, features), self.dev)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        x = self._seq(xb)
-        y = torch.from_numpy(yb.astype(np.int64) if self.classify else yb.astype(np.float32)).to(self.dev)
-        self.net.train()
-        total = torch.zeros((), device=self.dev)
-        for i in range(x.shape[0]):
-            self.opt.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.net(x[i]), y[i])
-            loss.backward()
-            self.opt.step()
-            total += loss.detach()  # accumulate on device: no per-step host sync
-        return float(total.item() / x.shape[0])
+        y = as_tensor(yb, self.dev, np.int64 if self.classify else np.float32)
+        return fit_epoch(self.net, self.opt, self.loss_fn, self._seq(xb), y)
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
         self.net.eval()
         return self.net(self._seq(x)).cpu().numpy()
-
-    def sync(self) -> None:
-        _sync(self.device)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
+from harness.frameworks.autograd import flat32
+
 F32 = np.float32
 
 
@@ -85,7 +87,7 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) -> mean distance of the epoch's samples to their winners (before each update)."""
         steps, b = xb.shape[:2]
-        x = anp.asarray(xb, dtype=F32).reshape(steps, b, -1)
+        x = flat32(xb, 2)
         online = self.model.algorithm == "online"
         n = steps * b if online else steps
         eta, sig = self._schedule(n, self.train.epochs * n)
@@ -95,7 +97,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
-        q = anp.asarray(x, dtype=F32).reshape(len(x), -1)
+        q = flat32(x)
         return anp.sqrt(anp.sum((q[:, None, :] - self.W[None]) ** 2, axis=-1))
 
     def sync(self) -> None:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.jax import jax_device
+from harness.frameworks.flax import forward, jax_device, put_rows
 
 
 def decay(value: float, t: jax.Array, total: jax.Array, kind: str, what: str) -> jax.Array:
@@ -87,11 +87,6 @@ def train_epoch(som: SOM, x: jax.Array, total: jax.Array) -> jax.Array:
     return som.fit_epoch(x, total)
 
 
-@nnx.jit
-def distances(som: SOM, x: jax.Array) -> jax.Array:
-    return som(x)
-
-
 class Adapter:
     MODES = ("step",)  # the whole epoch is one nnx.jit'd scan over SOM steps (samples or batches)
     NOTES = ""
@@ -119,7 +114,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
-        return np.asarray(distances(self.som, jax.device_put(np.asarray(x, np.float32).reshape(len(x), -1), self.dev)))
+        return np.asarray(forward(self.som, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.som))

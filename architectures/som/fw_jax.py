@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.frameworks.jax import jax_device
+from harness.frameworks.jax import AdapterBase, put_rows
 
 
 def decay(value: float, t: jax.Array, total: jax.Array, kind: str, what: str) -> jax.Array:
@@ -78,13 +78,12 @@ def distances(w: jax.Array, x: jax.Array) -> jax.Array:
     return jnp.sqrt(jnp.sum((x[:, None, :] - w[None]) ** 2, axis=-1))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # the whole epoch is one jit'd scan over SOM steps (samples or batches)
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.ar = jax.device_put(np.arange(model.rows, dtype=np.float32), self.dev)  # grid row coordinates
         self.ac = jax.device_put(np.arange(model.cols, dtype=np.float32), self.dev)  # grid column coordinates
         self._epoch = make_epoch(model)
@@ -112,8 +111,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
-        xd = jax.device_put(np.asarray(x, np.float32).reshape(len(x), -1), self.dev)
-        return np.asarray(distances(self.W, xd))
+        return np.asarray(distances(self.W, put_rows(x, self.dev)))
 
     def sync(self) -> None:
         self.W.block_until_ready()

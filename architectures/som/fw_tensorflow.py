@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import tf_device
+from harness.frameworks.tensorflow import AdapterBase, flat_rows
 
 
 def decay(value: float, t: tf.Tensor, total: tf.Tensor, kind: str, what: str) -> tf.Tensor:
@@ -32,15 +32,15 @@ def first_argmin(d: tf.Tensor) -> tf.Tensor:
     return tf.reduce_min(tf.where(at_min, idx, n), axis=-1)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # the epoch's SOM steps (samples or batches) in one tf.function while loop
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         d = int(np.prod(info.input_shape))
         self.shape = (model.rows, model.cols, d)
-        with tf.device(tf_device(device)):
+        with tf.device(self.dev):
             self.W = tf.Variable(tf.zeros((model.rows * model.cols, d)), name="W")
             self.t = tf.Variable(0, dtype=tf.int32, name="t")  # iterations done, across epochs
             self.ar = tf.range(model.rows, dtype=tf.float32)  # grid row coordinates
@@ -123,7 +123,4 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
-        return self._distances(tf.constant(np.asarray(x, np.float32).reshape(len(x), -1))).numpy()
-
-    def sync(self) -> None:
-        pass  # every public method ends in a host fetch (.numpy() / float()), which waits
+        return self._distances(flat_rows(x)).numpy()

@@ -11,7 +11,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-import harness.frameworks.theano  # noqa: F401  (pins PyTensor's C backend, mode CVM, for every adapter)
+from harness.frameworks.theano import check_device
 
 F32 = np.float32
 
@@ -31,6 +31,7 @@ class Adapter:
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         d = int(np.prod(info.input_shape))
         self.shape = (model.rows, model.cols, d)

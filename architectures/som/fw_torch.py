@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.frameworks.torch import sync as _sync
-from harness.frameworks.torch import torch_device
+from harness.frameworks.torch import AdapterBase, as_tensor, to_numpy
 
 
 def decay(value: float, t: torch.Tensor, total: int, kind: str, what: str) -> torch.Tensor:
@@ -24,13 +23,12 @@ def decay(value: float, t: torch.Tensor, total: int, kind: str, what: str) -> to
     return value + t * (1 - value) / total
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # step = one eager update per sample (online) or per batch (batch)
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.ar = torch.arange(model.rows, dtype=torch.float32, device=self.dev)  # grid row coordinates
         self.ac = torch.arange(model.cols, dtype=torch.float32, device=self.dev)  # grid column coordinates
 
@@ -43,7 +41,7 @@ class Adapter:
         self.W = torch.tensor(w.reshape(-1, w.shape[-1]), dtype=torch.float32, device=self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {"W": self.W.cpu().numpy().reshape(self.shape).copy()}
+        return {"W": to_numpy(self.W).reshape(self.shape)}
 
     def _schedule(self, n: int, total: int) -> tuple[torch.Tensor, torch.Tensor]:
         """eta and sigma (n,) for the next n iterations."""
@@ -85,7 +83,7 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) -> mean distance of the epoch's samples to their winners (before each update)."""
         steps, b = xb.shape[:2]
-        x = torch.from_numpy(np.ascontiguousarray(xb.reshape(steps, b, -1), np.float32)).to(self.dev)
+        x = as_tensor(xb.reshape(steps, b, -1), self.dev, np.float32)
         online = self.model.algorithm == "online"
         n = steps * b if online else steps
         eta, sig = self._schedule(n, self.train.epochs * n)
@@ -96,8 +94,5 @@ class Adapter:
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
-        t = torch.from_numpy(np.ascontiguousarray(x.reshape(len(x), -1), np.float32)).to(self.dev)
+        t = as_tensor(x.reshape(len(x), -1), self.dev, np.float32)
         return ((t[:, None, :] - self.W[None]) ** 2).sum(-1).sqrt().cpu().numpy()
-
-    def sync(self) -> None:
-        _sync(self.device)

@@ -278,3 +278,25 @@ def check_case(**model_overrides) -> dict:
         "batch_size": 4,
         "trains": [TrainConfig(epochs=2)],  # the optimizer is unused; epochs sets T
     }
+
+
+def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
+    """U-matrix and hit map of the trained map on the test data (numpy, from canonical weights)."""
+    w = np.asarray(adapter.get_weights()["W"], np.float64)
+    return {"u_matrix": u_matrix(w).tolist(), "hit_map": hit_map(w, data.x_test).tolist()}
+
+
+def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
+    """U-matrix (mean distance to grid neighbours; light = cluster border) and hit map per framework."""
+    rows = []
+    shape = None
+    for r in records:
+        ex = r.get("extra") or {}
+        if r.get("repeat") == 0 and "u_matrix" in ex:
+            u, h = np.asarray(ex["u_matrix"]), np.asarray(ex["hit_map"])
+            shape = u.shape
+            rows.append((f"{r['framework']}: U-matrix, hit map", [u.ravel(), h.ravel()]))
+    if not rows:
+        return []
+    return [("SOM U-matrix and hit map (test data) per framework",
+             figures.images("U-matrix | hit map", rows, shape))]

@@ -1,9 +1,17 @@
-"""autograd helper: numpy on the CPU, so threads are numpy's BLAS threads."""
+"""autograd helper: numpy on the CPU, so threads are numpy's BLAS threads.
+
+Besides the common helper surface it holds what the autograd adapters share: the canonical optimizers
+of harness/optim.py written in float32 numpy (``make_optimizer``), the per-step epoch loop
+(``step_epoch``) and a few autograd.numpy building blocks whose gradients match the other frameworks'.
+"""
 from __future__ import annotations
 
 from importlib import metadata
+from typing import Callable
 
-import autograd  # noqa: F401
+import autograd.numpy as anp
+import numpy as np
+from autograd.scipy.special import logsumexp
 
 from harness.frameworks import _common
 
@@ -32,3 +40,98 @@ def reset_gpu_peak() -> None:
 
 def gpu_peak_mb() -> float | None:
     return None
+
+
+# --- building blocks for the adapters (autograd.numpy, differentiable) ---
+
+def sigmoid(z):
+    return 0.5 * (anp.tanh(0.5 * z) + 1.0)  # = 1 / (1 + exp(-z)) without overflow in exp
+
+
+def relu(z):
+    # not anp.maximum: autograd splits its gradient 0.5/0.5 at z == 0; torch, jax, tensorflow and
+    # scikit-learn all use relu'(0) = 0, which this where() gives too
+    return anp.where(z > 0, z, 0.0)
+
+
+def softmax_xent(logits, y):
+    """Mean softmax cross-entropy of logits (B, C) against integer labels y (B,)."""
+    logp = logits - logsumexp(logits, axis=1, keepdims=True)
+    return -anp.mean(logp[anp.arange(len(y)), y])
+
+
+def mse(out, y):
+    """Mean squared error over batch and outputs: out, y (B, out)."""
+    return anp.mean((out - y) ** 2)
+
+
+def flat32(x: np.ndarray, lead: int = 1) -> np.ndarray:
+    """x (*lead axes, *rest) -> float32 (*lead axes, prod(rest)): examples (N, *input_shape) -> (N, D)
+    with lead=1, an epoch's batches (steps, B, *input_shape) -> (steps, B, D) with lead=2."""
+    x = np.asarray(x, dtype=np.float32)
+    return x.reshape(*x.shape[:lead], -1)
+
+
+def float32_params(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Canonical weights -> float32 numpy copies (the adapter's own, updated in place)."""
+    return {k: np.array(v, dtype=np.float32) for k, v in weights.items()}
+
+
+# --- harness/optim.py's optimizers, in place on float32 numpy arrays ---
+
+class SGD:
+    """harness/optim.py sgd in place on float32 arrays: v <- momentum v + g; w <- w - lr v."""
+
+    def __init__(self, params: dict[str, np.ndarray], train):
+        self.lr, self.momentum = np.float32(train.lr), np.float32(train.momentum)
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        for k, p in params.items():
+            v = self.v[k]
+            v *= self.momentum
+            v += grads[k]
+            p -= self.lr * v
+
+
+class Adam:
+    """harness/optim.py adam in place on float32 arrays (eps outside the square root, PyTorch's)."""
+
+    def __init__(self, params: dict[str, np.ndarray], train):
+        self.train, self.t = train, 0
+        # float32 constants keep the moments float32; 1 - beta is formed in float64 first
+        self.b1, self.b2 = np.float32(train.beta1), np.float32(train.beta2)
+        self.a1, self.a2 = np.float32(1 - train.beta1), np.float32(1 - train.beta2)
+        self.lr, self.eps = np.float32(train.lr), np.float32(train.eps)
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        self.t += 1
+        c1 = np.float32(1 - self.train.beta1 ** self.t)
+        c2 = np.float32(1 - self.train.beta2 ** self.t)
+        for k, p in params.items():
+            g, m, v = grads[k], self.m[k], self.v[k]
+            m *= self.b1
+            m += self.a1 * g
+            v *= self.b2
+            v += self.a2 * g * g
+            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+
+def make_optimizer(params: dict[str, np.ndarray], train) -> SGD | Adam:
+    """The optimizer ``train.optimizer`` names, with zero state shaped like params (name -> float32
+    array); ``opt.step(params, grads)`` updates every array of params in place."""
+    return (SGD if train.optimizer == "sgd" else Adam)(params, train)
+
+
+def step_epoch(value_and_grad: Callable, params: dict[str, np.ndarray], opt: SGD | Adam,
+               xs: np.ndarray, ys: np.ndarray) -> float:
+    """One optimizer step per batch, in order: xs (steps, B, ...), ys (steps, B, ...);
+    ``value_and_grad(params, x, y) -> (loss, grads)``. Returns the mean loss over the steps."""
+    total = 0.0
+    for x, y in zip(xs, ys):
+        loss, grads = value_and_grad(params, x, y)
+        opt.step(params, grads)
+        total += float(loss)
+    return total / len(xs)

@@ -1,12 +1,165 @@
-"""Flax (nnx) helper: JAX underneath."""
+"""Flax (nnx) helper: JAX underneath, plus the pieces every ``architectures/*/fw_flax.py`` shares.
+
+Shared pieces: the canonical-array initializer (``const_init``), device placement (``commit``,
+``put_rows``, ``put_steps``), the optimizer (``new_optimizer``: ``nnx.Optimizer`` over
+``optax_optimizer``), the jitted forward pass (``forward``), the two losses of the gradient-trained
+adapters (``xent``, ``mse``) and the epoch drivers (``Trainer`` for ``loss_fn(net, x, y)`` models,
+``sum_steps`` for a hand-written jitted step that sums its losses).
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
 
 from harness.frameworks.jax import (  # noqa: F401
-    device_available, gpu_peak_mb, jax_device, optax_optimizer, reset_gpu_peak, setup, sync)
+    device_available,
+    gpu_peak_mb,
+    jax_device,
+    optax_optimizer,
+    reset_gpu_peak,
+    setup,
+    sync,
+)
 from harness.frameworks.jax import version as jax_version
 
 
 def version() -> str:
     return f"{flax.__version__} (jax {jax_version()})"
+
+
+# --- parameters and placement ---------------------------------------------------------------------
+
+
+def const_init(value: np.ndarray):
+    """An nnx initializer (``kernel_init=``, ``bias_init=``, ...) that returns the canonical array
+    ``value`` as it is (shape included), never the library's random init."""
+    return lambda key, shape, dtype=jnp.float32: jnp.asarray(value, dtype=dtype)
+
+
+def commit(node, dev) -> None:
+    """Commit an nnx node's state (module or optimizer) to ``dev``, as jit's outputs will be:
+    otherwise the second call sees committed arrays and compiles again."""
+    nnx.update(node, jax.device_put(nnx.state(node), dev))
+
+
+def put_rows(x: np.ndarray, dev) -> jax.Array:
+    """x (N, ...) -> (N, prod(...)) float32 on ``dev`` (flat examples, as most modules take them)."""
+    return jax.device_put(np.asarray(x, np.float32).reshape(len(x), -1), dev)
+
+
+def put_steps(xb: np.ndarray, dev) -> jax.Array:
+    """xb (steps, B, ...) -> (steps, B, prod(...)) float32 on ``dev`` (an epoch's flat batches)."""
+    return jax.device_put(np.asarray(xb, np.float32).reshape(xb.shape[0], xb.shape[1], -1), dev)
+
+
+def new_optimizer(net: nnx.Module, train, dev) -> nnx.Optimizer:
+    """``nnx.Optimizer`` over ``net``'s ``nnx.Param``s with ``optax_optimizer(train)`` (harness/optim.py's
+    sgd/adam), its state created on ``dev`` and committed there."""
+    with jax.default_device(dev):
+        opt = nnx.Optimizer(net, optax_optimizer(train), wrt=nnx.Param)
+    commit(opt, dev)
+    return opt
+
+
+@nnx.jit
+def forward(net: nnx.Module, x: jax.Array) -> jax.Array:
+    """``net(x)`` compiled (one compilation per module structure and input shape)."""
+    return net(x)
+
+
+# --- losses: loss_fn(net, x (B, ...), y (B, ...)) -> scalar mean over the batch ---------------------
+
+
+def xent(net: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Softmax cross-entropy of the logits net(x) (B, C) against integer labels y (B,), batch mean."""
+    return optax.softmax_cross_entropy_with_integer_labels(net(x), y).mean()
+
+
+def mse(net: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Mean squared error of net(x) against y (same shape), mean over batch and outputs."""
+    return jnp.mean((net(x) - y) ** 2)
+
+
+# --- epoch drivers ---------------------------------------------------------------------------------
+
+
+def _loss_step(net: nnx.Module, opt: nnx.Optimizer, loss_fn: Callable, x: jax.Array, y: jax.Array) -> jax.Array:
+    """One optimizer step on the batch x, y; returns its loss (before the update)."""
+    loss, grads = nnx.value_and_grad(loss_fn)(net, x, y)
+    opt.update(net, grads)
+    return loss
+
+
+@nnx.jit(static_argnums=2)
+def _step_at(net: nnx.Module, opt: nnx.Optimizer, loss_fn: Callable, xs: jax.Array, ys: jax.Array,
+             i: jax.Array) -> jax.Array:
+    """One step on batch i of the epoch arrays xs (steps, B, ...), ys (steps, B, ...): indexing inside
+    the jit saves a dispatch per step, and a traced (not static) i means one compilation for every step."""
+    return _loss_step(net, opt, loss_fn, xs[i], ys[i])
+
+
+@nnx.jit(static_argnums=2)
+def _step_sum_at(net: nnx.Module, opt: nnx.Optimizer, loss_fn: Callable, total: jax.Array, xs: jax.Array,
+                 ys: jax.Array, i: jax.Array) -> jax.Array:
+    """``_step_at`` that returns total + the step's loss (the sum stays on the device)."""
+    return total + _loss_step(net, opt, loss_fn, xs[i], ys[i])
+
+
+@nnx.jit(static_argnums=2)
+def _scan_epoch(net: nnx.Module, opt: nnx.Optimizer, loss_fn: Callable, xs: jax.Array, ys: jax.Array) -> jax.Array:
+    """The whole epoch as one ``nnx.scan`` over the steps of xs, ys (steps, B, ...); returns the mean loss."""
+    @nnx.scan(in_axes=(nnx.Carry, 0, 0), out_axes=(nnx.Carry, 0))
+    def body(carry, x, y):
+        return carry, _loss_step(*carry, loss_fn, x, y)
+
+    _, losses = body((net, opt), xs, ys)
+    return losses.mean()
+
+
+def sum_steps(step: Callable, steps: int, dev, *arrays: jax.Array) -> float:
+    """Drive one epoch of ``step(total, *arrays, i) -> total + loss_i`` (normally jitted, the arrays
+    the epoch's (steps, B, ...) batches on the device), i = 0 .. steps-1 in order, from a float32 zero
+    on ``dev``; returns total / steps as a Python float (the epoch's only host fetch)."""
+    total = jax.device_put(np.float32(0), dev)
+    for i in range(steps):
+        total = step(total, *arrays, i)
+    return float(total) / steps
+
+
+class Trainer:
+    """Trains the module ``net`` on ``loss_fn(net, x, y)`` with ``new_optimizer(net, train, dev)``;
+    commits ``net`` to ``dev``. The compiled steps are ``nnx.cached_partial``s, which skip NNX's
+    per-call graph traversal of the module and optimizer (so ``net``'s structure must not change).
+
+    Epoch arrays: xs (steps, B, ...), ys (steps, B, ...) on ``dev``, one optimizer step per batch in order.
+    """
+
+    def __init__(self, net: nnx.Module, loss_fn: Callable, train, dev):
+        self.dev = dev
+        commit(net, dev)
+        self.opt = new_optimizer(net, train, dev)
+        #: step(xs, ys, i) -> loss of batch i (a 0-d array, left on the device)
+        self.step = nnx.cached_partial(_step_at, net, self.opt, loss_fn)
+        self._step_sum = nnx.cached_partial(_step_sum_at, net, self.opt, loss_fn)
+        self._scan = nnx.cached_partial(_scan_epoch, net, self.opt, loss_fn)
+
+    def epoch(self, xs: jax.Array, ys: jax.Array, mode: str = "step") -> float:
+        """Mean loss over the steps. mode "step": a jitted step per batch from a Python loop (the NNX
+        tutorial's way; no host sync per step), the mean taken by ``jnp.mean`` of the stacked
+        losses; mode "epoch": the whole epoch as one jitted ``nnx.scan``."""
+        if mode == "epoch":
+            return float(self._scan(xs, ys))
+        losses = [self.step(xs, ys, i) for i in range(xs.shape[0])]
+        return float(jnp.mean(jnp.stack(losses)))
+
+    def summed_epoch(self, xs: jax.Array, ys: jax.Array) -> float:
+        """Mean loss over the steps as ``sum_steps`` takes it: a jitted step per batch that adds its loss
+        to a float32 total inside the jit, the total divided by the steps on the host. Its last bits
+        differ from ``epoch``'s mean and from an add outside the jit (XLA may fuse the add)."""
+        return sum_steps(self._step_sum, xs.shape[0], self.dev, xs, ys)

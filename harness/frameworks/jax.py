@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
 from harness.frameworks import _common
 
@@ -55,11 +59,112 @@ def gpu_peak_mb() -> float | None:
     return stats.get("peak_bytes_in_use", 0) / 2**20
 
 
-def optax_optimizer(train):
+def optax_optimizer(train) -> optax.GradientTransformation:
     """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas exactly.
     Shared by the jax and flax adapters."""
-    import optax
-
     if train.optimizer == "sgd":
-        return optax.sgd(train.lr, momentum=train.momentum)
+        return optax.sgd(train.lr, momentum=train.momentum or None)  # no trace buffer when unused
     return optax.adam(train.lr, b1=train.beta1, b2=train.beta2, eps=train.eps)
+
+
+# --- shared by architectures/*/fw_jax.py -------------------------------------------------------
+
+
+class AdapterBase:
+    """The part of every jax ``Adapter`` that is the same everywhere: keeps the job's ``model``,
+    ``info``, ``train``, ``mode`` and ``device``, and the jax device ``dev`` its arrays live on.
+    Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = jax_device(device)
+
+
+def put_tree(arrays: dict[str, np.ndarray], dev) -> dict[str, jax.Array]:
+    """{name: array} (canonical weights) -> the same dict as float32 jax arrays on ``dev``: a params pytree."""
+    return jax.device_put({k: np.asarray(v, np.float32) for k, v in arrays.items()}, dev)
+
+
+def host_tree(params: dict[str, jax.Array]) -> dict[str, np.ndarray]:
+    """{name: jax array} -> {name: float32 numpy copy} (what ``get_weights`` returns)."""
+    return {k: np.array(v, np.float32) for k, v in jax.device_get(params).items()}
+
+
+def put_rows(x: np.ndarray, dev) -> jax.Array:
+    """x (N, ...) -> (N, prod(...)) float32, C-contiguous, on ``dev`` (inputs to ``predict``)."""
+    return jax.device_put(np.ascontiguousarray(np.asarray(x).reshape(len(x), -1), dtype=np.float32), dev)
+
+
+def init_state(tx: optax.GradientTransformation, params, dev):
+    """The optimizer's fresh state for the params pytree, on ``dev``."""
+    return jax.device_put(tx.init(params), dev)
+
+
+def batch_loss(out: jax.Array, y: jax.Array, classify: bool) -> jax.Array:
+    """Mean over the batch: softmax cross-entropy of logits out (B, C) with int labels y (B,) when
+    ``classify``, else the mean squared error of out (B, ...) against float targets y (B, ...)."""
+    if classify:
+        return optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
+    return jnp.mean((out - y) ** 2)
+
+
+def drive_steps(step: Callable, state: tuple, xs: jax.Array, ys: jax.Array, dev) -> tuple[tuple, float]:
+    """The per-step epoch: one call ``step(*state, total, xs, ys, i) -> (*state, total)`` per batch i
+    in order; xs (steps, B, ...), ys (steps, B, ...) are the whole epoch on the device and the step
+    slices batch i itself (one dispatch per step). ``total`` is the float32 sum of the per-step loss
+    (or figure), kept on the device: the one host fetch at the end is the epoch's sync point.
+    Returns (state, mean over the steps)."""
+    total = jax.device_put(np.float32(0), dev)
+    for i in range(xs.shape[0]):
+        *state, total = step(*state, total, xs, ys, i)
+    return tuple(state), float(total) / xs.shape[0]
+
+
+def optax_update(loss_fn: Callable, tx: optax.GradientTransformation) -> Callable:
+    """update(params, opt_state, x (B, ...), y (B, ...)) -> (params, opt_state, loss): one optimizer
+    step of ``tx`` on jax.value_and_grad of ``loss_fn(params, x, y) -> scalar mean loss`` (pure, to jit)."""
+
+    def update(params, opt_state, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return update
+
+
+def optax_fns(loss_fn: Callable, tx: optax.GradientTransformation) -> tuple[Callable, Callable]:
+    """Jitted optax training of a params pytree on ``loss_fn(params, x (B, ...), y (B, ...)) -> scalar
+    mean loss`` (``optax_update``). Returns ``(step, epoch)``:
+    step(params, opt_state, total, xs, ys, i) -> (params, opt_state, total + loss): one optimizer step
+    on batch i of xs (steps, B, ...), ys (steps, B, ...), for ``drive_steps`` (params, opt_state and
+    total are donated); epoch(params, opt_state, xs, ys) -> (params, opt_state, mean loss): the whole
+    epoch fused into one ``lax.scan`` over the batches (params, opt_state donated)."""
+    update = optax_update(loss_fn, tx)
+
+    def step(params, opt_state, total, xs, ys, i):
+        # The batch is sliced inside the jit and the loss summed there: one dispatch per step.
+        params, opt_state, loss = update(params, opt_state, xs[i], ys[i])
+        return params, opt_state, total + loss
+
+    def epoch(params, opt_state, xs, ys):
+        def body(carry, batch):
+            params, opt_state, loss = update(*carry, *batch)
+            return (params, opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
+        return params, opt_state, losses.mean()
+
+    return jax.jit(step, donate_argnums=(0, 1, 2)), jax.jit(epoch, donate_argnums=(0, 1))
+
+
+def optax_epoch(fns: tuple[Callable, Callable], params, opt_state, xs: jax.Array, ys: jax.Array, dev,
+                fused: bool = False) -> tuple[object, object, float]:
+    """One epoch with ``fns = optax_fns(...)`` on xs (steps, B, ...), ys (steps, B, ...) on the device:
+    the jitted step per batch from Python (``drive_steps``), or with ``fused`` the one jitted scan.
+    Returns (params, opt_state, mean loss over the steps)."""
+    step, epoch = fns
+    if fused:
+        params, opt_state, mean = epoch(params, opt_state, xs, ys)
+        return params, opt_state, float(mean)
+    (params, opt_state), mean = drive_steps(step, (params, opt_state), xs, ys, dev)
+    return params, opt_state, mean

@@ -1,8 +1,13 @@
-"""TensorFlow / Keras 3 helper. Thread env vars are set by the runner before import."""
+"""TensorFlow / Keras 3 helper. Thread env vars are set by the runner before import.
+
+Below the harness hooks: what every architectures/*/fw_tensorflow.py shares (the adapter base, the
+canonical optimizer in TF ops, the per-step and fused epoch loops, array conversions)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from harness.frameworks import _common
@@ -58,3 +63,134 @@ def gpu_peak_mb() -> float | None:
     if tf.config.list_physical_devices("GPU"):
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
     return None
+
+
+# ---- shared by architectures/*/fw_tensorflow.py ---------------------------------------------------
+
+
+class AdapterBase:
+    """The part of every TensorFlow ``Adapter`` that is the same everywhere: keeps the job's ``model``,
+    ``info``, ``train``, ``mode`` and ``device``, the tf.device string ``dev`` its variables live on,
+    and ``sync()``. Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = tf_device(device)
+
+    def sync(self) -> None:
+        """Nothing to wait for: TF has no global sync, and every adapter method that returns ends in a
+        host fetch (``.numpy()`` / ``float()``), which waits for the queued work."""
+
+
+class Optimizer:
+    """harness/optim.py's SGD-momentum and Adam in TF ops on tf.Variable slots. Keras's Adam puts eps
+    inside the bias correction ("eps-hat"), so the update is written out here instead.
+
+    ``variables``: the list it updates; ``apply(grads)`` takes gradients in the same order. Slots:
+    sgd keeps the velocity in ``slots[0]``; adam keeps m in ``slots[0]``, v in ``slots[1]`` and counts
+    its steps in ``t`` (int64), the bias corrections computed in float64 like the reference.
+    """
+
+    def __init__(self, train, variables: list):
+        self.train, self.vars = train, variables
+        n_slots = 1 if train.optimizer == "sgd" else 2  # sgd: velocity; adam: m, v
+        self.slots = [[tf.Variable(tf.zeros_like(w), trainable=False) for w in variables] for _ in range(n_slots)]
+        self.t = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def apply(self, grads: list) -> None:
+        """One update of every variable; grads[i] has the shape of vars[i]."""
+        tr = self.train
+        if tr.optimizer == "sgd":
+            for w, v, g in zip(self.vars, self.slots[0], grads):
+                v.assign(tr.momentum * v + g)
+                w.assign_sub(tr.lr * v)
+            return
+        self.t.assign_add(1)
+        t = tf.cast(self.t, tf.float64)  # bias corrections in float64, like the reference
+        c1 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta1, tf.float64), t), tf.float32)
+        c2 = tf.cast(1.0 - tf.pow(tf.constant(tr.beta2, tf.float64), t), tf.float32)
+        for w, m, v, g in zip(self.vars, self.slots[0], self.slots[1], grads):
+            m.assign(tr.beta1 * m + (1.0 - tr.beta1) * g)
+            v.assign(tr.beta2 * v + (1.0 - tr.beta2) * g * g)
+            w.assign_sub(tr.lr * (m / c1) / (tf.sqrt(v / c2) + tr.eps))
+
+    def minimize(self, loss_fn: Callable[[], tf.Tensor]) -> tf.Tensor:
+        """One step on the scalar ``loss_fn()`` (recorded on a GradientTape); returns that loss."""
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        self.apply(tape.gradient(loss, self.vars))
+        return loss
+
+
+def batch_loss(out: tf.Tensor, y: tf.Tensor, classify: bool = True) -> tf.Tensor:
+    """Mean loss over the batch: softmax cross-entropy of logits out (B, C) against int labels y (B,),
+    or (classify=False) the squared error of out (B, ...) against float targets y (B, ...)."""
+    if classify:
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
+    return tf.reduce_mean(tf.square(out - y))
+
+
+def mean_step_loss(step: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: tf.Tensor, ys: tf.Tensor) -> float:
+    """Per-step loop: step(xs[i], ys[i]) for xs (steps, B, ...), ys (steps, B, ...), in order (one split
+    op per epoch). The losses stay tensors (no host sync per step); returns their mean (one host fetch)."""
+    losses = [step(x, y) for x, y in zip(tf.unstack(xs), tf.unstack(ys))]
+    return float(tf.reduce_mean(tf.stack(losses)))
+
+
+def fused_epoch(step_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: tf.Tensor, ys: tf.Tensor) -> tf.Tensor:
+    """Inside a tf.function: step_fn(xs[i], ys[i]) for every i of xs (steps, B, ...), ys (steps, B, ...),
+    as one tf.range loop (AutoGraph makes it a tf.while_loop); returns the mean loss."""
+    n = tf.shape(xs)[0]
+    total = tf.constant(0.0)
+    for i in tf.range(n):
+        total += step_fn(xs[i], ys[i])
+    return total / tf.cast(n, tf.float32)
+
+
+def epoch_trainer(step_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.TensorSpec, y: tf.TensorSpec,
+                  mode: str = "step") -> Callable[[tf.Tensor, tf.Tensor], float]:
+    """train(xs (steps, B, ...), ys (steps, B, ...)) -> mean loss (float) from one train step
+    step_fn(x, y) -> scalar loss on batches with specs x, y. mode "step": one tf.function call per
+    batch from Python (mean_step_loss); "epoch": the whole epoch in one tf.function (fused_epoch).
+    Traced once: the signatures leave the batch and step counts unknown."""
+    if mode == "epoch":
+        def epoch(xs: tf.Tensor, ys: tf.Tensor) -> tf.Tensor:
+            return fused_epoch(step_fn, xs, ys)
+
+        fn = tf.function(epoch, input_signature=[tf.TensorSpec([None, *s.shape], s.dtype) for s in (x, y)])
+        return lambda xs, ys: float(fn(xs, ys))
+    step = tf.function(step_fn, input_signature=[x, y])
+    return lambda xs, ys: mean_step_loss(step, xs, ys)
+
+
+def flat_rows(x: np.ndarray) -> tf.Tensor:
+    """x (N, *shape) -> float32 tensor (N, prod(shape))."""
+    return tf.convert_to_tensor(np.asarray(x, np.float32).reshape(len(x), -1))
+
+
+def flat_batches(xb: np.ndarray) -> tf.Tensor:
+    """xb (steps, B, *shape) -> float32 tensor (steps, B, prod(shape))."""
+    return tf.convert_to_tensor(np.asarray(xb, np.float32).reshape(xb.shape[0], xb.shape[1], -1))
+
+
+def targets(y: np.ndarray, classify: bool = True) -> tf.Tensor:
+    """y -> int64 labels (classify) or float32 regression targets, shape kept."""
+    return tf.convert_to_tensor(y.astype(np.int64 if classify else np.float32, copy=False))
+
+
+def to_numpy(v) -> np.ndarray:
+    """A variable or tensor -> its own float32 numpy copy."""
+    return np.array(v.numpy(), dtype=np.float32)
+
+
+def set_kernel_bias(layer, weights: dict[str, np.ndarray], prefix: str):
+    """Overwrite a built Keras layer's own init with canonical ``{prefix}.kernel`` / ``{prefix}.bias``
+    (Dense (in, out) and channels-last Conv (*K, cin, cout) kernels: the layouts already agree)."""
+    layer.kernel.assign(weights[f"{prefix}.kernel"])
+    layer.bias.assign(weights[f"{prefix}.bias"])
+    return layer
+
+
+def kernel_bias(layer, prefix: str) -> dict[str, np.ndarray]:
+    """A Keras layer's kernel and bias as canonical ``{prefix}.kernel`` / ``{prefix}.bias`` float32 copies."""
+    return {f"{prefix}.kernel": to_numpy(layer.kernel), f"{prefix}.bias": to_numpy(layer.bias)}

@@ -7,11 +7,16 @@ paths go through JAX, not the old Theano CUDA backend), so ``cuda`` is reported 
 """
 from __future__ import annotations
 
+import numpy as np
 import pytensor
+import pytensor.tensor as pt
+from pytensor.gradient import zero_grad
 
+from architectures._shared import Unsupported
 from harness.frameworks import _common
 
 MODE = "CVM"
+F32 = np.float32
 pytensor.config.mode = MODE
 
 
@@ -40,3 +45,124 @@ def reset_gpu_peak() -> None:
 
 def gpu_peak_mb() -> float | None:
     return None
+
+
+# --- shared by the adapters (architectures/*/fw_theano.py) -------------------------------------------
+# Every constant is a numpy float32 (or a deliberate float64): PyTensor turns a Python float into a
+# float64 constant and would upcast the float32 graph.
+
+def check_device(device: str) -> None:
+    """Raise ``Unsupported`` from an adapter's ``__init__`` for any device but the CPU."""
+    if (reason := device_available(device)) is not None:
+        raise Unsupported(reason)
+
+
+def flat32(x: np.ndarray, lead: int = 1) -> np.ndarray:
+    """Keep the first ``lead`` axes and flatten the rest, as contiguous float32:
+    (N, *input_shape) -> (N, D) with lead=1, (steps, B, *input_shape) -> (steps, B, D) with lead=2."""
+    return np.ascontiguousarray(x.reshape(*x.shape[:lead], -1), dtype=np.float32)
+
+
+def log_softmax(z):
+    """Row-wise log-softmax of z (N, C) from elementwise ops and reductions, all C-implemented.
+    PyTensor 3's own LogSoftmax is an OpFromGraph that the C VM runs through Python with an inner
+    Numba function."""
+    z = z - zero_grad(z.max(axis=-1, keepdims=True))  # the shift cancels: no gradient through it
+    return z - pt.log(pt.exp(z).sum(axis=-1, keepdims=True))
+
+
+def xent(logits, y):
+    """Mean softmax cross-entropy of logits (N, C) at int labels y (N,), with ``log_softmax`` above."""
+    return -log_softmax(logits)[pt.arange(y.shape[0]), y].mean()
+
+
+class Optimizer:
+    """harness/optim.py's SGD-momentum and Adam as symbolic float32 updates.
+
+    State, a list of shared variables shaped like the parameters: sgd [v...]; adam [m..., v..., t]
+    with t an int64 scalar. Adam's bias corrections 1 - beta^t are computed in float64, like the
+    reference, then cast to float32. ``f64_complements`` picks how Adam's 1 - beta constants are
+    rounded: False (default), float32(1) - float32(beta); True, float32(1 - beta) rounded once from
+    float64. The two differ in the last bit for most betas, so each adapter keeps the one it had.
+    """
+
+    def __init__(self, train, *, f64_complements: bool = False):
+        self.train, self.f64_complements = train, f64_complements
+
+    def init_state(self, params: list) -> list:
+        """Fresh zero state (shared variables) for the shared parameters ``params``."""
+        zeros = [np.zeros_like(p.get_value()) for p in params]
+        if self.train.optimizer == "sgd":
+            return [pytensor.shared(z) for z in zeros]
+        return [pytensor.shared(z) for z in (*zeros, *[np.zeros_like(z) for z in zeros], np.int64(0))]
+
+    def update(self, params: list, grads: list, state: list) -> tuple[list, list]:
+        """Symbolic (new params, new state) from symbolic params, their grads and the state."""
+        tr = self.train
+        if tr.optimizer == "sgd":
+            new_vel = [F32(tr.momentum) * v + g for v, g in zip(state, grads)]
+            return [w - F32(tr.lr) * v for w, v in zip(params, new_vel)], new_vel
+        n = len(params)
+        ms, vs, t = state[:n], state[n:2 * n], state[-1] + 1
+        b1, b2 = F32(tr.beta1), F32(tr.beta2)
+        if self.f64_complements:
+            one_b1, one_b2 = F32(1 - tr.beta1), F32(1 - tr.beta2)
+        else:
+            one_b1, one_b2 = F32(1) - b1, F32(1) - b2
+        c1 = pt.cast(1 - np.float64(tr.beta1) ** t, "float32")
+        c2 = pt.cast(1 - np.float64(tr.beta2) ** t, "float32")
+        new_m = [b1 * m + one_b1 * g for m, g in zip(ms, grads)]
+        new_v = [b2 * v + one_b2 * g * g for v, g in zip(vs, grads)]
+        new_w = [w - F32(tr.lr) * (m / c1) / (pt.sqrt(v / c2) + F32(tr.eps))
+                 for w, m, v in zip(params, new_m, new_v)]
+        return new_w, [*new_m, *new_v, t]
+
+    def updates(self, params: list, grads: list) -> list[tuple]:
+        """One step for the shared ``params`` from their symbolic ``grads``, on a fresh state:
+        (shared, new value) pairs for ``pytensor.function(updates=...)``."""
+        state = self.init_state(params)
+        new_params, new_state = self.update(params, grads, state)
+        return list(zip([*params, *state], [*new_params, *new_state]))
+
+
+def compile_step(loss_fn, opt: Optimizer, params: list, x, y) -> pytensor.compile.Function:
+    """f(x, y) -> loss, one optimizer step on the shared ``params`` in place (Theano's classic loop).
+
+    ``loss_fn(params, x, y)`` builds the symbolic scalar loss of one batch; x, y are its symbolic
+    inputs (e.g. x (B, D) float32, y (B,) int64)."""
+    loss = loss_fn(params, x, y)
+    updates = opt.updates(params, pytensor.grad(loss, params))
+    return pytensor.function([x, y], loss, updates=updates, mode=MODE)
+
+
+def compile_epoch(loss_fn, opt: Optimizer, params: list, xs, ys) -> pytensor.compile.Function:
+    """f(xs, ys) -> mean loss over the steps: ``compile_step``'s step inside one ``pytensor.scan``
+    over the stacked batches xs (steps, B, ...), ys (steps, B, ...), carrying params and state."""
+    state = opt.init_state(params)
+    n_p = len(params)
+
+    def body(x, y, *carry):
+        p, s = list(carry[:n_p]), list(carry[n_p:])
+        loss = loss_fn(p, x, y)
+        new_p, new_s = opt.update(p, pytensor.grad(loss, p), s)
+        return [*new_p, *new_s, loss]
+
+    shared = [*params, *state]
+    outs = pytensor.scan(body, sequences=[xs, ys], outputs_info=[*shared, None], return_updates=False)
+    updates = [(s, o[-1]) for s, o in zip(shared, outs[:-1])]  # keep only the last step's values
+    return pytensor.function([xs, ys], outs[-1].mean(), updates=updates, mode=MODE)
+
+
+def epoch_mean(step, xs, ys) -> float:
+    """step(x, y) -> float32 loss, once per batch of xs (steps, B, ...), ys (steps, B, ...) in order;
+    the mean by ``np.mean`` of the float32 losses, as a Python float."""
+    return float(np.mean([step(x, y) for x, y in zip(xs, ys)]))
+
+
+def epoch_mean_f64(step, xs, ys) -> float:
+    """Like ``epoch_mean``, but the losses are summed as Python floats (float64) and divided by the
+    number of steps (the last bits differ from ``epoch_mean``'s float32 mean)."""
+    total = 0.0
+    for x, y in zip(xs, ys):
+        total += float(step(x, y))
+    return total / len(xs)

@@ -1,7 +1,12 @@
-"""PyTorch helper."""
+"""PyTorch helper: the worker's surface (version, devices, seeding, sync, memory, threads) and what
+the architectures' torch adapters share (optimizer, epoch loops, numpy <-> tensor conversions)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
+from torch import nn
 
 from harness.frameworks import _common
 
@@ -51,3 +56,85 @@ def gpu_peak_mb() -> float | None:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         return torch.cuda.max_memory_allocated() / 2**20
     return None
+
+
+# --- shared by architectures/*/fw_torch.py -------------------------------------------------------
+
+
+class AdapterBase:
+    """The part of every torch ``Adapter`` that is the same everywhere: keeps the job's ``model``,
+    ``info``, ``train``, ``mode`` and ``device``, the torch.device ``dev`` its tensors live on, and
+    ``sync()``. Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        self.dev = torch_device(device)
+
+    def sync(self) -> None:
+        sync(self.device)
+
+
+def make_optimizer(params, train) -> torch.optim.Optimizer:
+    """torch.optim.SGD (no nesterov) / Adam: the canonical optimizers (harness/optim.py) are
+    PyTorch's definitions. ``params``: tensors, or param-group dicts; a group's ``weight_decay``
+    adds wd * w to the gradient (L2, before momentum/Adam)."""
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
+    return torch.optim.Adam(params, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps)
+
+
+def as_tensor(a: np.ndarray, dev: torch.device, dtype=None) -> torch.Tensor:
+    """numpy array (any shape) -> tensor of the same shape on ``dev``, as ``dtype`` (a numpy dtype;
+    None keeps the array's). On the CPU it may share memory with ``a``: for inputs only, never for
+    parameters that are updated in place."""
+    return torch.from_numpy(np.ascontiguousarray(a, dtype)).to(dev)
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """Tensor (any shape, any device, in a graph or not) -> C-contiguous float32 numpy copy."""
+    return t.detach().cpu().numpy().astype(np.float32, order="C")
+
+
+def set_params(layer: nn.Module, weight: np.ndarray, bias: np.ndarray) -> nn.Module:
+    """Copy ``weight`` and ``bias``, already in torch's layout (e.g. (out, in) for nn.Linear), into
+    ``layer.weight`` / ``layer.bias``; returns the layer."""
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+        layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(bias)))
+    return layer
+
+
+def linear(kernel: np.ndarray, bias: np.ndarray) -> nn.Linear:
+    """nn.Linear from a canonical kernel (in, out) and bias (out,) (torch stores the weight (out, in))."""
+    return set_params(nn.Linear(*kernel.shape), kernel.T, bias)
+
+
+def linear_weights(lin: nn.Linear, name: str) -> dict[str, np.ndarray]:
+    """``{name}.kernel`` (in, out) and ``{name}.bias`` (out,) of an nn.Linear, canonical float32."""
+    return {f"{name}.kernel": to_numpy(lin.weight.T), f"{name}.bias": to_numpy(lin.bias)}
+
+
+def mean_over_steps(step: Callable[..., torch.Tensor], *batches: torch.Tensor) -> float:
+    """Calls ``step(batches[0][i], batches[1][i], ...)`` for each i along the leading (steps) axis (each
+    (steps, B, ...)), in order, and returns the mean of the scalar tensors it returns. The sum stays
+    on the device: one host fetch per epoch, no per-step sync."""
+    total = torch.zeros((), device=batches[0].device)
+    for i in range(batches[0].shape[0]):
+        total += step(*(b[i] for b in batches))
+    return float(total.item() / batches[0].shape[0])
+
+
+def fit_epoch(net: nn.Module, opt: torch.optim.Optimizer, loss_fn: Callable[..., torch.Tensor],
+              x: torch.Tensor, y: torch.Tensor) -> float:
+    """One eager optimizer step per batch: x (steps, B, ...) inputs, y (steps, B, ...) targets;
+    minimises ``loss_fn(net(x[i]), y[i])`` (mean over the batch). Returns the mean loss over the steps."""
+    net.train()
+
+    def step(xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(xi), yi)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return mean_over_steps(step, x, y)

@@ -30,6 +30,8 @@ def fmt_num(v, unit: str = "") -> str:
         return f"{v:.0f} MB"
     if unit == "ex/s":
         return f"{v:,.0f}/s"
+    if unit == "GFLOP/s":
+        return f"{v / 1e9:.2f}"
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
@@ -49,7 +51,20 @@ def cell(s: dict, unit: str = "", rank: bool = True) -> dict:
     return {"text": fmt_num(s["median"], unit), "spread": spread, "wide": wide, "title": title}
 
 
-def _bench_section(name: str, recs: list[dict], config: dict) -> dict:
+def _efficiency(rows: list[dict], peak: float | None) -> list[str]:
+    """Achieved training FLOP/s as a fraction of the measured GEMM peak; above 1 is a bug, flagged."""
+    out = []
+    for r in rows:
+        med = r["train_flops_per_s"]["median"]
+        if not peak or not med:
+            out.append("–")
+        else:
+            e = med / peak
+            out.append(f"{e:.1%}" + (" ⚠ >100%: FLOP count or timing is wrong" if e > 1 else ""))
+    return out
+
+
+def _bench_section(name: str, recs: list[dict], config: dict, peak: float | None = None) -> dict:
     df = aggregate.frame(recs)
     arch = recs[0]["architecture"]
     metrics, rows = aggregate.table(df, arch)
@@ -58,7 +73,8 @@ def _bench_section(name: str, recs: list[dict], config: dict) -> dict:
         timed = [r for r in rows if r["epoch_s"]["median"]]
         fastest = min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
     table_rows = []
-    for r in rows:
+    effs = _efficiency(rows, peak)
+    for r, eff in zip(rows, effs):
         key = (r["framework"], r["mode"], r["device"])
         sel = df[(df.status == "ok") & (df.framework == key[0]) & (df["mode"] == key[1]) & (df.device == key[2])]
         ratio = None
@@ -71,6 +87,7 @@ def _bench_section(name: str, recs: list[dict], config: dict) -> dict:
             "n": r["n"], "params": r["params"],
             "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
             "timings": [cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
+            "efficiency": eff,
             "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
             if ratio else "–",
         })
@@ -139,7 +156,8 @@ def build(out_dir: Path) -> Path:
     by_bench: dict[str, list[dict]] = {}
     for r in res.records:
         by_bench.setdefault(r["benchmark"], []).append(r)
-    sections = [_bench_section(n, rs, bench_cfg.get(n, {})) for n, rs in by_bench.items()]
+    peak = (env.get("gemm_peak") or {}).get("flops")
+    sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peak) for n, rs in by_bench.items()]
     problems = [r for r in res.records if r["status"] in ("failed", "timeout")]
     skipped = [r for r in res.records if r["status"] in ("skipped", "unsupported")]
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]

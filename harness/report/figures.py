@@ -49,11 +49,13 @@ def curves(records: list[dict], metric_label: str) -> str | None:
     for r in recs:
         key = f"{r['framework']} · {r['mode']}"
         ep = [c["epoch"] for c in r["curve"]]
-        kw = {"color": COLORS.get(r["framework"], "#888"), "alpha": 0.8, "lw": 1.2,
+        kw = {"color": COLORS.get(r["framework"], "#888"), "alpha": 0.8, "lw": 1.2, "marker": "o" if len(ep) <= 5 else None,
               "ls": "-" if r["mode"] in ("step", "eager") else "--", "label": None if key in seen else key}
         seen.add(key)
         a1.plot(ep, [c.get("metric") for c in r["curve"]], **kw)
         a2.plot(ep, [c.get("loss") for c in r["curve"]], **{**kw, "label": None})
+    for ax in (a1, a2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     a1.set_xlabel("epoch")
     a1.set_ylabel(f"test {metric_label}")
     a2.set_xlabel("epoch")
