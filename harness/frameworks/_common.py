@@ -29,3 +29,26 @@ def limit_blas(threads: int) -> None:
         threadpool_limits(threads)
     except Exception:
         pass
+
+
+# --- the helper surface shared by the numpy-on-CPU frameworks (autograd, scikit-learn, MiniSom) ---
+
+def numpy_setup(threads: int, seed: int) -> dict:
+    """Threads are numpy's BLAS/OpenMP pools: limit them, seed numpy and random."""
+    limit_blas(threads)
+    seed_python(seed)
+    return {"blas": blas_threads()}
+
+
+def cpu_only(why: str):
+    """device_available() for a CPU-only framework: None on cpu, else ``why``."""
+    return lambda device: None if device == "cpu" else why
+
+
+def no_sync(device: str) -> None:
+    """numpy is synchronous: nothing to wait for."""
+
+
+def no_gpu_peak() -> None:
+    """No GPU memory to reset or report."""
+    return None

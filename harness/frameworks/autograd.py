@@ -20,26 +20,10 @@ def version() -> str:
     return metadata.version("autograd")
 
 
-def setup(threads: int, seed: int) -> dict:
-    _common.limit_blas(threads)
-    _common.seed_python(seed)
-    return {"blas": _common.blas_threads()}
-
-
-def device_available(device: str) -> str | None:
-    return None if device == "cpu" else "autograd runs on numpy: CPU only"
-
-
-def sync(device: str) -> None:
-    pass  # numpy is synchronous
-
-
-def reset_gpu_peak() -> None:
-    pass
-
-
-def gpu_peak_mb() -> float | None:
-    return None
+setup = _common.numpy_setup
+device_available = _common.cpu_only("autograd runs on numpy: CPU only")
+sync = _common.no_sync
+reset_gpu_peak = gpu_peak_mb = _common.no_gpu_peak
 
 
 # --- building blocks for the adapters (autograd.numpy, differentiable) ---

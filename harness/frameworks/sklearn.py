@@ -12,23 +12,7 @@ def version() -> str:
     return metadata.version("scikit-learn")
 
 
-def setup(threads: int, seed: int) -> dict:
-    _common.limit_blas(threads)
-    _common.seed_python(seed)
-    return {"blas": _common.blas_threads()}
-
-
-def device_available(device: str) -> str | None:
-    return None if device == "cpu" else "scikit-learn has no GPU support"
-
-
-def sync(device: str) -> None:
-    pass  # numpy is synchronous
-
-
-def reset_gpu_peak() -> None:
-    pass
-
-
-def gpu_peak_mb() -> float | None:
-    return None
+setup = _common.numpy_setup
+device_available = _common.cpu_only("scikit-learn has no GPU support")
+sync = _common.no_sync
+reset_gpu_peak = gpu_peak_mb = _common.no_gpu_peak
