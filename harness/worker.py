@@ -128,12 +128,14 @@ def run_job(job: dict) -> dict:
         metrics = spec.evaluate(adapter, data.x_test, data.y_test, model)
         eval_s = measure.now() - t
     infer_ms, infer_per_s = _infer(adapter, data.x_test, train.batch_size)
-    steady = epoch_times[1:] or epoch_times
+    steady = epoch_times[1:]  # epoch 1 holds tracing/JIT/compilation: never part of the steady state
     timing = {"import_s": import_s, "build_s": build_s, "first_epoch_s": epoch_times[0],
-              "epoch_s": float(np.median(steady)), "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))),
+              # one epoch has no steady state: honest "n/a" (None) rather than the compile-laden first epoch
+              "epoch_s": float(np.median(steady)) if steady else None,
+              "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))) if steady else None,
               "epochs_timed": len(steady), "train_s": train_s, "eval_s": eval_s,
               "infer_ms": infer_ms, "infer_per_s": infer_per_s, "examples_per_epoch": examples}
-    if flops and flops.get("train") and timing["epoch_s"] > 0:
+    if flops and flops.get("train") and timing["epoch_s"]:
         # analytic training FLOPs of one steady epoch over its median time (DESIGN: measurement 6)
         timing["train_flops_per_s"] = flops["train"] * examples / timing["epoch_s"]
     memory = {"rss_base_mb": rss_base, "rss_peak_mb": peak.peak_mb, "gpu_peak_mb": helper.gpu_peak_mb(),
