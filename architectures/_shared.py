@@ -54,6 +54,19 @@ def glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int, shape: t
     return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 
 
+def glorot_weights(shapes: dict[str, tuple[int, ...]], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Glorot-uniform for every 2-D (in, out) array, zeros for the rest, drawn in ``shapes`` order."""
+    return {name: glorot_uniform(rng, shape[0], shape[1], shape) if len(shape) == 2 else np.zeros(shape, np.float32)
+            for name, shape in shapes.items()}
+
+
+def param_count(spec, model, info) -> int:
+    """Trainable scalars: ``spec.param_count`` where a spec defines it, else the sum over ``weight_shapes``."""
+    if hasattr(spec, "param_count"):
+        return int(spec.param_count(model, info))
+    return int(sum(np.prod(s) for s in spec.weight_shapes(model, info).values()))
+
+
 def fd_gradient(loss: Callable[[dict[str, np.ndarray]], float], weights: dict[str, np.ndarray],
                 eps: float = 1e-6) -> dict[str, np.ndarray]:
     """Central finite-difference gradient in float64: slow, exact to ~1e-8, and independent of

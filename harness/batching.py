@@ -16,3 +16,12 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarra
         raise ValueError(f"batch_size {batch_size} exceeds the {len(perm)} training examples")
     idx = perm[: steps * batch_size].reshape(steps, batch_size)
     return np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx])
+
+
+def epoch_arrays(spec, x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarray, model,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch as the adapter receives it: the spec's ``make_epoch`` when it has one (epochs that
+    carry harness-drawn noise), else ``epoch_batches``. Used by the worker and the check set alike."""
+    if hasattr(spec, "make_epoch"):
+        return spec.make_epoch(x, y, batch_size, perm, model, rng)
+    return epoch_batches(x, y, batch_size, perm)

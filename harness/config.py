@@ -144,10 +144,14 @@ def _first_error(e: ValidationError, prefix: str = "") -> str:
 
 
 def _spec_checks(cfg: RunConfig) -> None:
-    """Checks that need the architecture's spec (numpy only): model keys, dataset, sizes."""
+    """Checks that need the architecture's spec (numpy only): model keys, dataset, sizes.
+    Loading each dataset here also generates and caches what must be generated (MNIST-1D) once,
+    in the parent, before any job starts."""
+    from architectures import _shared
     from harness import datasets
 
     seen: set[str] = set()
+    infos: dict[str, datasets.DataInfo] = {}  # one load per distinct (dataset, options)
     for i, b in enumerate(cfg.benchmarks):
         where = f"benchmarks[{i}]"
         spec = importlib.import_module(f"architectures.{b.architecture}.spec")
@@ -173,15 +177,16 @@ def _spec_checks(cfg: RunConfig) -> None:
         if name in seen:
             raise ValueError(f"{where}.name: duplicate benchmark name {name!r}")
         seen.add(name)
+        key = json.dumps([b.dataset, b.data], sort_keys=True)
         try:
-            info = datasets.load(b.dataset, **b.data).info
+            info = infos[key] if key in infos else infos.setdefault(key, datasets.load(b.dataset, **b.data).info)
         except datasets.DatasetError as e:
             raise ValueError(f"{where}.dataset: {e}") from None
         if hasattr(spec, "validate"):
             problem = spec.validate(model, info, b.train)
             if problem:
                 raise ValueError(f"{where}.{problem}")
-        n = spec.param_count(model, info)
+        n = _shared.param_count(spec, model, info)
         if n > MAX_PARAMS or n * 4 * 4 / 2**20 > cfg.memory_limit_mb:
             raise ValueError(f"{where}.model: {n:,} parameters would not fit the per-job memory limit "
                              f"of {cfg.memory_limit_mb} MB (memory_limit_mb)")

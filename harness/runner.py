@@ -167,18 +167,6 @@ def _watch(proc: subprocess.Popen, job: Job) -> tuple[str | None, str | None, fl
     return None, None, peak
 
 
-def prepare_data(cfg: RunConfig) -> None:
-    """Load/generate every dataset once in the parent (MNIST-1D is generated and cached here)."""
-    from harness import datasets
-
-    seen = set()
-    for b in cfg.benchmarks:
-        key = (b.dataset, json.dumps(b.data, sort_keys=True))
-        if key not in seen:
-            seen.add(key)
-            datasets.load(b.dataset, **b.data)
-
-
 def done_ids(out_dir: Path) -> tuple[set[str], list[str]]:
     """Job ids that already have a record (for --resume), and any torn-line problems found."""
     path = out_dir / "results.jsonl"
@@ -209,7 +197,6 @@ def run(cfg: RunConfig, out_dir: Path, *, resume: bool = False, architectures: l
     env_path = out_dir / "env.json"
     if not env_path.exists():
         envinfo.write(env_path, cfg)
-    prepare_data(cfg)
     todo = [j for j in jobs if j.job_id not in finished]
     res_path = out_dir / "results.jsonl"
     if progress:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import measure, results
-from harness.batching import epoch_batches, epoch_permutation
+from harness.batching import epoch_arrays, epoch_permutation
 
 INFER_WARMUP, INFER_REPEATS = 3, 20
 
@@ -33,10 +33,8 @@ def _versions(helper, fw: str) -> dict:
 
 def _epoch(spec, data, train, model, seed: int, epoch: int):
     perm = epoch_permutation(len(data.x_train), seed, epoch)
-    if hasattr(spec, "make_epoch"):
-        rng = np.random.default_rng([seed, epoch, 0x5EED])
-        return spec.make_epoch(data.x_train, data.y_train, train.batch_size, perm, model, rng)
-    return epoch_batches(data.x_train, data.y_train, train.batch_size, perm)
+    rng = np.random.default_rng([seed, epoch, 0x5EED])
+    return epoch_arrays(spec, data.x_train, data.y_train, train.batch_size, perm, model, rng)
 
 
 def _primary(spec, metrics: dict) -> float | None:
@@ -61,6 +59,7 @@ def _infer(adapter, x: np.ndarray, batch: int) -> tuple[float, float]:
 
 
 def run_job(job: dict) -> dict:
+    from architectures import _shared
     from harness import datasets
     from harness.config import TrainConfig
 
@@ -89,14 +88,12 @@ def run_job(job: dict) -> dict:
     model = spec.Model(**job["model"])
     train = TrainConfig(**job["train"])
     weights = spec.init_weights(model, data.info, np.random.default_rng([job["seed"], 0x1A17]))
-    params = spec.param_count(model, data.info)
+    params = _shared.param_count(spec, model, data.info)
     flops = spec.flops_per_example(model, data.info)
     rss_base = measure.rss_mb()
     base.update(params=params, flops_per_example=flops,
                 extra={"data_fingerprint": data.fingerprint(), "notes": getattr(Adapter, "NOTES", ""),
                        "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test))})
-
-    from architectures._shared import Unsupported
 
     helper.reset_gpu_peak()
     with measure.PeakRSS() as peak:
@@ -104,7 +101,7 @@ def run_job(job: dict) -> dict:
         try:
             adapter = Adapter(model, data.info, train, mode=job["mode"], device=job["device"], seed=job["seed"])
             adapter.build({k: v.copy() for k, v in weights.items()})  # adapters may alias their input
-        except Unsupported as e:
+        except _shared.Unsupported as e:
             return results.make_record(job, "unsupported", str(e), **base)
         adapter.sync()
         build_s = measure.now() - t

@@ -11,9 +11,9 @@ import importlib
 import numpy as np
 import pytest
 
-from architectures._shared import Unsupported
+from architectures._shared import Unsupported, param_count
 from harness import registry
-from harness.batching import epoch_batches
+from harness.batching import epoch_arrays
 
 PAIRS = [(i.architecture, i.framework) for i in registry.matrix() if i.status == "implemented"]
 IDS = [f"{a}-{f}" for a, f in PAIRS]
@@ -44,9 +44,7 @@ def _make(arch, fw, train=None, case=None):
 def _batches(spec, case):
     """One epoch in the identity order, built the way the worker builds it."""
     perm = np.arange(len(case["x"]))
-    if hasattr(spec, "make_epoch"):  # specs whose epochs carry harness-drawn noise (sampling models)
-        return spec.make_epoch(case["x"], case["y"], case["batch_size"], perm, case["model"], np.random.default_rng(0))
-    return epoch_batches(case["x"], case["y"], case["batch_size"], perm)
+    return epoch_arrays(spec, case["x"], case["y"], case["batch_size"], perm, case["model"], np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("arch,fw", PAIRS, ids=IDS)
@@ -59,7 +57,7 @@ def test_build_roundtrip_and_forward(arch, fw):
         assert isinstance(got[k], np.ndarray) and got[k].dtype == np.float32, k
         assert got[k].shape == w0[k].shape, k
         np.testing.assert_array_equal(got[k], w0[k], err_msg=k)
-    assert sum(v.size for v in got.values()) == spec.param_count(case["model"], case["info"])
+    assert sum(v.size for v in got.values()) == param_count(spec, case["model"], case["info"])
     out = ad.predict(case["x"])
     ref = spec.forward(w0, case["x"], case["model"])
     assert isinstance(out, np.ndarray)

@@ -6,7 +6,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from harness.frameworks.theano import Optimizer, check_device, compile_step, epoch_mean_f64, flat32
+from harness.frameworks.theano import Optimizer, check_device, compile_step, epoch_mean, flat32
 
 F32 = "float32"
 ACT = {"relu": lambda h: pt.maximum(h, np.float32(0)), "tanh": pt.tanh, "sigmoid": pt.sigmoid, "linear": lambda h: h}
@@ -40,7 +40,7 @@ class Adapter:
         x = pt.matrix("x", dtype=F32)
         self._predict = pytensor.function([x], forward(self.params, x, self.model))
         # f(x (B, D) corrupted, y (B, D) clean) -> loss; Adam's 1 - beta rounded from float64
-        opt = Optimizer(self.train, f64_complements=True)
+        opt = Optimizer(self.train)
         y = pt.matrix("y", dtype=F32)
         self._step = compile_step(self._loss, opt, list(self.params.values()), x, y)
 
@@ -53,7 +53,7 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        return epoch_mean_f64(self._step, np.asarray(xb, np.float32), np.asarray(yb, np.float32))
+        return epoch_mean(self._step, np.asarray(xb, np.float32), np.asarray(yb, np.float32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""

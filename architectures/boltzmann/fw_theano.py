@@ -11,7 +11,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from harness.frameworks.theano import check_device, epoch_mean_f64, flat32
+from harness.frameworks.theano import check_device, epoch_mean, flat32
 
 F32 = np.float32
 
@@ -107,7 +107,7 @@ class Adapter:
         if self.fresh:
             self.chains.set_value(np.zeros((self.n, xb.shape[1]), F32))
             self.fresh = False
-        return epoch_mean_f64(self._step, flat32(xb, lead=2), np.asarray(yb, F32))
+        return epoch_mean(self._step, flat32(xb, lead=2), np.asarray(yb, F32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""

@@ -113,10 +113,6 @@ def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def param_count(model: Model, info: DataInfo) -> int:
-    return int(sum(np.prod(s) for s in weight_shapes(model, info).values()))
-
-
 def init_weights(model: Model, info: DataInfo, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Glorot-uniform kernels (conv: fan_in = k^d * cin, fan_out = k^d * cout), zero biases,
     drawn in layer order from ``rng``."""

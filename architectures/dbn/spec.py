@@ -83,10 +83,6 @@ def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def param_count(model: Model, info: DataInfo) -> int:
-    return int(sum(np.prod(s) for s in weight_shapes(model, info).values()))
-
-
 def init_weights(model: Model, info: DataInfo, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """RBM layers as architectures/rbm (W ~ N(0, 0.01^2), zero biases) in layer order, then a
     Glorot-uniform classifier kernel and a zero bias, all from ``rng``."""

@@ -8,7 +8,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax
 
-from harness.frameworks.theano import MODE, Optimizer, check_device, compile_step, epoch_mean_f64
+from harness.frameworks.theano import MODE, Optimizer, check_device, compile_step, epoch_mean
 
 F32 = "float32"
 
@@ -76,7 +76,7 @@ class Adapter:
         self._predict = pytensor.function([x], forward(self.params, x, self.model, *self.info.sequence_shape),
                                           mode=MODE)
         # f(x (B, T*F), y (B, out) float or (B,) int) -> loss; Adam's 1 - beta rounded from float64
-        opt = Optimizer(self.train, f64_complements=True)
+        opt = Optimizer(self.train)
         y = pt.matrix("y", dtype=F32) if self.regression else pt.vector("y", dtype="int64")
         self._step = compile_step(self._loss, opt, list(self.params.values()), x, y)
 
@@ -92,7 +92,7 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
         ys = yb.astype(np.float32 if self.regression else np.int64)
-        return epoch_mean_f64(self._step, np.asarray(xb, np.float32), ys)
+        return epoch_mean(self._step, np.asarray(xb, np.float32), ys)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""

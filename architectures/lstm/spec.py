@@ -73,22 +73,13 @@ def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def param_count(model: Model, info: DataInfo) -> int:
-    return int(sum(np.prod(s) for s in weight_shapes(model, info).values()))
-
-
 def init_weights(model: Model, info: DataInfo, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Glorot-uniform matrices, zero biases plus ``forget_bias_init`` on b[H:2H]."""
     h = model.hidden
-    out = {}
-    for name, shape in weight_shapes(model, info).items():
-        if len(shape) == 2:
-            out[name] = _shared.glorot_uniform(rng, shape[0], shape[1], shape)
-        else:
-            b = np.zeros(shape, np.float32)
-            if name.endswith(".b"):
-                b[h:2 * h] = model.forget_bias_init
-            out[name] = b
+    out = _shared.glorot_weights(weight_shapes(model, info), rng)
+    for name in out:
+        if name.endswith(".b"):
+            out[name][h:2 * h] = model.forget_bias_init
     return out
 
 

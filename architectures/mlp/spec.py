@@ -46,19 +46,9 @@ def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def param_count(model: Model, info: DataInfo) -> int:
-    return int(sum(np.prod(s) for s in weight_shapes(model, info).values()))
-
-
 def init_weights(model: Model, info: DataInfo, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Glorot-uniform kernels, zero biases, drawn in layer order from ``rng``."""
-    out = {}
-    for name, shape in weight_shapes(model, info).items():
-        if name.endswith(".kernel"):
-            out[name] = _shared.glorot_uniform(rng, shape[0], shape[1], shape)
-        else:
-            out[name] = np.zeros(shape, np.float32)
-    return out
+    return _shared.glorot_weights(weight_shapes(model, info), rng)
 
 
 def forward(weights: dict[str, np.ndarray], x: np.ndarray, model: Model) -> np.ndarray:

@@ -82,10 +82,6 @@ def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     return {"W": (v, model.hidden), "b_v": (v,), "b_h": (model.hidden,)}
 
 
-def param_count(model: Model, info: DataInfo) -> int:
-    return int(sum(np.prod(s) for s in weight_shapes(model, info).values()))
-
-
 def init_weights(model: Model, info: DataInfo, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """W ~ N(0, 0.01^2) from ``rng``, zero biases (Hinton's practical guide, section 8)."""
     shapes = weight_shapes(model, info)

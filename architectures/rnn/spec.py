@@ -95,21 +95,11 @@ def weight_shapes(model: Model, info: DataInfo) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def param_count(model: Model, info: DataInfo) -> int:
-    return int(sum(np.prod(s) for s in weight_shapes(model, info).values()))
-
-
 def init_weights(model: Model, info: DataInfo, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Glorot-uniform on every kernel (w_ih, w_hh and head, each over its own 2-D shape; no
     orthogonal recurrent init, to keep it framework-neutral and simple), zero biases; drawn in
     ``weight_shapes`` order from ``rng``."""
-    out = {}
-    for name, shape in weight_shapes(model, info).items():
-        if len(shape) == 2:
-            out[name] = _shared.glorot_uniform(rng, shape[0], shape[1], shape)
-        else:
-            out[name] = np.zeros(shape, np.float32)
-    return out
+    return _shared.glorot_weights(weight_shapes(model, info), rng)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -31,6 +31,14 @@ def limit_blas(threads: int) -> None:
         pass
 
 
+def flat32(x: np.ndarray, lead: int = 1) -> np.ndarray:
+    """Keep the first ``lead`` axes, flatten the rest, as C-contiguous float32: examples
+    (N, *input_shape) -> (N, D) with lead=1, an epoch (steps, B, *input_shape) -> (steps, B, D) with lead=2.
+    The one numpy-side flattening every framework helper converts from."""
+    x = np.asarray(x)
+    return np.ascontiguousarray(x.reshape(*x.shape[:lead], -1), dtype=np.float32)
+
+
 # --- the helper surface shared by the numpy-on-CPU frameworks (autograd, scikit-learn, MiniSom) ---
 
 def numpy_setup(threads: int, seed: int) -> dict:

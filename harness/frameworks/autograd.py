@@ -14,6 +14,7 @@ import numpy as np
 from autograd.scipy.special import logsumexp
 
 from harness.frameworks import _common
+from harness.frameworks._common import flat32  # noqa: F401  (re-exported for the adapters)
 
 
 def version() -> str:
@@ -47,13 +48,6 @@ def softmax_xent(logits, y):
 def mse(out, y):
     """Mean squared error over batch and outputs: out, y (B, out)."""
     return anp.mean((out - y) ** 2)
-
-
-def flat32(x: np.ndarray, lead: int = 1) -> np.ndarray:
-    """x (*lead axes, *rest) -> float32 (*lead axes, prod(rest)): examples (N, *input_shape) -> (N, D)
-    with lead=1, an epoch's batches (steps, B, *input_shape) -> (steps, B, D) with lead=2."""
-    x = np.asarray(x, dtype=np.float32)
-    return x.reshape(*x.shape[:lead], -1)
 
 
 def float32_params(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -17,11 +17,13 @@ import numpy as np
 import optax
 from flax import nnx
 
+from harness.frameworks._common import flat32
 from harness.frameworks.jax import (  # noqa: F401
     device_available,
     gpu_peak_mb,
     jax_device,
     optax_optimizer,
+    put_rows,
     reset_gpu_peak,
     setup,
     sync,
@@ -48,14 +50,9 @@ def commit(node, dev) -> None:
     nnx.update(node, jax.device_put(nnx.state(node), dev))
 
 
-def put_rows(x: np.ndarray, dev) -> jax.Array:
-    """x (N, ...) -> (N, prod(...)) float32 on ``dev`` (flat examples, as most modules take them)."""
-    return jax.device_put(np.asarray(x, np.float32).reshape(len(x), -1), dev)
-
-
 def put_steps(xb: np.ndarray, dev) -> jax.Array:
     """xb (steps, B, ...) -> (steps, B, prod(...)) float32 on ``dev`` (an epoch's flat batches)."""
-    return jax.device_put(np.asarray(xb, np.float32).reshape(xb.shape[0], xb.shape[1], -1), dev)
+    return jax.device_put(flat32(xb, 2), dev)
 
 
 def new_optimizer(net: nnx.Module, train, dev) -> nnx.Optimizer:

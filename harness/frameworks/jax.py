@@ -92,7 +92,7 @@ def host_tree(params: dict[str, jax.Array]) -> dict[str, np.ndarray]:
 
 def put_rows(x: np.ndarray, dev) -> jax.Array:
     """x (N, ...) -> (N, prod(...)) float32, C-contiguous, on ``dev`` (inputs to ``predict``)."""
-    return jax.device_put(np.ascontiguousarray(np.asarray(x).reshape(len(x), -1), dtype=np.float32), dev)
+    return jax.device_put(_common.flat32(x), dev)
 
 
 def init_state(tx: optax.GradientTransformation, params, dev):

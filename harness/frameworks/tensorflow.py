@@ -165,12 +165,12 @@ def epoch_trainer(step_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.Te
 
 def flat_rows(x: np.ndarray) -> tf.Tensor:
     """x (N, *shape) -> float32 tensor (N, prod(shape))."""
-    return tf.convert_to_tensor(np.asarray(x, np.float32).reshape(len(x), -1))
+    return tf.convert_to_tensor(_common.flat32(x))
 
 
 def flat_batches(xb: np.ndarray) -> tf.Tensor:
     """xb (steps, B, *shape) -> float32 tensor (steps, B, prod(shape))."""
-    return tf.convert_to_tensor(np.asarray(xb, np.float32).reshape(xb.shape[0], xb.shape[1], -1))
+    return tf.convert_to_tensor(_common.flat32(xb, 2))
 
 
 def targets(y: np.ndarray, classify: bool = True) -> tf.Tensor:

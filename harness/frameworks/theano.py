@@ -14,6 +14,7 @@ from pytensor.gradient import zero_grad
 
 from architectures._shared import Unsupported
 from harness.frameworks import _common
+from harness.frameworks._common import flat32  # noqa: F401  (re-exported for the adapters)
 
 MODE = "CVM"
 F32 = np.float32
@@ -25,9 +26,7 @@ def version() -> str:
 
 
 def setup(threads: int, seed: int) -> dict:
-    _common.limit_blas(threads)
-    _common.seed_python(seed)
-    return {"blas": _common.blas_threads(), "floatX": pytensor.config.floatX, "cxx": bool(pytensor.config.cxx),
+    return {**_common.numpy_setup(threads, seed), "floatX": pytensor.config.floatX, "cxx": bool(pytensor.config.cxx),
             "mode": MODE, "blas_ldflags": pytensor.config.blas__ldflags or "none (numpy C-API dot)"}
 
 
@@ -57,12 +56,6 @@ def check_device(device: str) -> None:
         raise Unsupported(reason)
 
 
-def flat32(x: np.ndarray, lead: int = 1) -> np.ndarray:
-    """Keep the first ``lead`` axes and flatten the rest, as contiguous float32:
-    (N, *input_shape) -> (N, D) with lead=1, (steps, B, *input_shape) -> (steps, B, D) with lead=2."""
-    return np.ascontiguousarray(x.reshape(*x.shape[:lead], -1), dtype=np.float32)
-
-
 def log_softmax(z):
     """Row-wise log-softmax of z (N, C) from elementwise ops and reductions, all C-implemented.
     PyTensor 3's own LogSoftmax is an OpFromGraph that the C VM runs through Python with an inner
@@ -81,13 +74,11 @@ class Optimizer:
 
     State, a list of shared variables shaped like the parameters: sgd [v...]; adam [m..., v..., t]
     with t an int64 scalar. Adam's bias corrections 1 - beta^t are computed in float64, like the
-    reference, then cast to float32. ``f64_complements`` picks how Adam's 1 - beta constants are
-    rounded: False (default), float32(1) - float32(beta); True, float32(1 - beta) rounded once from
-    float64. The two differ in the last bit for most betas, so each adapter keeps the one it had.
+    reference, then cast to float32.
     """
 
-    def __init__(self, train, *, f64_complements: bool = False):
-        self.train, self.f64_complements = train, f64_complements
+    def __init__(self, train):
+        self.train = train
 
     def init_state(self, params: list) -> list:
         """Fresh zero state (shared variables) for the shared parameters ``params``."""
@@ -105,10 +96,7 @@ class Optimizer:
         n = len(params)
         ms, vs, t = state[:n], state[n:2 * n], state[-1] + 1
         b1, b2 = F32(tr.beta1), F32(tr.beta2)
-        if self.f64_complements:
-            one_b1, one_b2 = F32(1 - tr.beta1), F32(1 - tr.beta2)
-        else:
-            one_b1, one_b2 = F32(1) - b1, F32(1) - b2
+        one_b1, one_b2 = F32(1) - b1, F32(1) - b2
         c1 = pt.cast(1 - np.float64(tr.beta1) ** t, "float32")
         c2 = pt.cast(1 - np.float64(tr.beta2) ** t, "float32")
         new_m = [b1 * m + one_b1 * g for m, g in zip(ms, grads)]
@@ -157,12 +145,3 @@ def epoch_mean(step, xs, ys) -> float:
     """step(x, y) -> float32 loss, once per batch of xs (steps, B, ...), ys (steps, B, ...) in order;
     the mean by ``np.mean`` of the float32 losses, as a Python float."""
     return float(np.mean([step(x, y) for x, y in zip(xs, ys)]))
-
-
-def epoch_mean_f64(step, xs, ys) -> float:
-    """Like ``epoch_mean``, but the losses are summed as Python floats (float64) and divided by the
-    number of steps (the last bits differ from ``epoch_mean``'s float32 mean)."""
-    total = 0.0
-    for x, y in zip(xs, ys):
-        total += float(step(x, y))
-    return total / len(xs)
