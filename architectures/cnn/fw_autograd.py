@@ -11,11 +11,10 @@ import itertools
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import value_and_grad
 from autograd.tracer import getval
 
 from architectures.cnn import spec
-from harness.frameworks.autograd import flat32, float32_params, make_optimizer, relu, softmax_xent, step_epoch
+from harness.frameworks.autograd import ClassifierAdapter, relu
 
 ACT = {"relu": relu, "tanh": anp.tanh}  # relu: relu'(0) = 0 like the other frameworks
 
@@ -67,38 +66,8 @@ def forward(params: dict, x, model, spatial: tuple[int, ...]):
     return h
 
 
-class Adapter:
-    MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
-    NOTES = ""
-
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+class Adapter(ClassifierAdapter):
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         spatial = spec.spatial_shape(info)
-
-        def loss_fn(params, x, y):
-            return softmax_xent(forward(params, x, model, spatial), y)
-
-        self._forward = lambda params, x: forward(params, x, model, spatial)
-        self._value_and_grad = value_and_grad(loss_fn)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
-        ``dense{j}.kernel`` (in, out), ``dense{j}.bias`` (out,), float32."""
-        self.params = float32_params(weights)
-        self.opt = make_optimizer(self.params, self.train)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Canonical names -> float32 numpy copies."""
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        xs = flat32(xb, 2)
-        return step_epoch(self._value_and_grad, self.params, self.opt, xs, yb)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> logits (N, classes)."""
-        return np.asarray(self._forward(self.params, flat32(x)))
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous
+        self.use_forward(lambda params, x: forward(params, x, model, spatial))

@@ -113,3 +113,42 @@ def step_epoch(value_and_grad: Callable, params: dict[str, np.ndarray], opt: SGD
         opt.step(params, grads)
         total += float(loss)
     return total / len(xs)
+
+
+class ClassifierAdapter:
+    """The whole adapter contract for an autograd classifier on flat inputs, given its forward pass:
+    a subclass calls ``super().__init__(...)`` and then ``self.use_forward(forward)`` with
+    ``forward(params, x (N, D)) -> logits (N, C)``; training is ``step_epoch`` on mean softmax
+    cross-entropy with ``make_optimizer``."""
+
+    MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
+    NOTES = ""
+
+    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+
+    def use_forward(self, forward: Callable) -> None:
+        from autograd import value_and_grad
+
+        self._forward = forward
+        self._value_and_grad = value_and_grad(lambda params, x, y: softmax_xent(forward(params, x), y))
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: the architecture's canonical arrays, float32."""
+        self.params = float32_params(weights)
+        self.opt = make_optimizer(self.params, self.train)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Canonical names -> float32 numpy copies."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
+        return step_epoch(self._value_and_grad, self.params, self.opt, flat32(xb, 2), yb)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, *input_shape) -> logits (N, classes)."""
+        return np.asarray(self._forward(self.params, flat32(x)))
+
+    def sync(self) -> None:
+        pass  # numpy is synchronous
