@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness import registry
 from harness.datasets import OPTIONS as DATASET_OPTIONS
 
-MODES = ("step", "epoch", "eager", "compiled")
+MODES = registry.MODE_NAMES
+Mode = Literal["step", "epoch", "epoch-xla", "eager", "compiled"]  # = registry.MODE_NAMES
 DEVICES = ("cpu", "cuda")
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"  # names become file/dir parts: no slashes, no dots-only
 MAX_PARAMS = 200_000_000  # ~0.8 GB of float32 weights before optimizer state: refuse above this
@@ -52,7 +53,7 @@ class Benchmark(Strict):
     model: dict[str, Any] = Field(default_factory=dict)
     train: TrainConfig = Field(default_factory=TrainConfig)
     frameworks: list[str] | None = Field(None, min_length=1)
-    modes: list[Literal["step", "epoch", "eager", "compiled"]] | None = Field(None, min_length=1)
+    modes: list[Mode] | None = Field(None, min_length=1)
     timeout_s: float | None = Field(None, gt=0, le=86_400)
     repeats: int | None = Field(None, gt=0, le=1000)  # overrides the run's repeats for this benchmark
 
@@ -88,7 +89,7 @@ class RunConfig(Strict):
     frameworks: list[str] | None = Field(None, min_length=1)
     devices: list[Literal["cpu", "cuda"]] = Field(default_factory=lambda: ["cpu"], min_length=1)
     threads: int = Field(2, gt=0, le=1024)
-    modes: list[Literal["step", "epoch", "eager", "compiled"]] = Field(default_factory=lambda: ["step"], min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: ["step"], min_length=1)
     timeout_s: float = Field(600, gt=0, le=86_400)
     memory_limit_mb: int = Field(8192, gt=64, le=4_000_000)
     benchmarks: list[Benchmark] = Field(min_length=1)

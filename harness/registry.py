@@ -2,7 +2,8 @@
 
 ``architectures/<arch>/fw_<framework>.py`` present -> implemented, unless the file assigns a
 module-level ``UNSUPPORTED = "reason"`` (read with ``ast``, never executed) -> unsupported.
-No file -> missing (not implemented yet).
+No file -> missing (not implemented yet). The execution modes an implementation runs are read the
+same way: the literal ``MODES`` tuple and optional ``ALIASES`` dict of its ``class Adapter``.
 """
 from __future__ import annotations
 
@@ -75,6 +76,41 @@ def _unsupported_reason(path: Path) -> str | None:
                     return value.value
                 return "declared unsupported"
     return None
+
+
+MODE_NAMES: tuple[str, ...] = ("step", "epoch", "epoch-xla", "eager", "compiled")
+
+
+@dataclass(frozen=True)
+class Modes:
+    """What an implementation runs: ``modes`` it has, and ``aliases`` mapping a requested mode it
+    lacks to the one it runs instead (torch: ``step`` -> ``eager``, its standard per-step loop)."""
+    modes: tuple[str, ...]
+    aliases: dict
+
+    def resolve(self, requested: str) -> str:
+        """The mode a request for ``requested`` runs (itself, its alias, or itself when unsupported)."""
+        return requested if requested in self.modes else self.aliases.get(requested, requested)
+
+
+@lru_cache(maxsize=None)
+def _adapter_literals(path: Path) -> dict:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Adapter":
+            found = {}
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    if stmt.targets[0].id in ("MODES", "ALIASES"):
+                        found[stmt.targets[0].id] = ast.literal_eval(stmt.value)
+            return found
+    return {}
+
+
+def modes(architecture: str, framework: str) -> Modes:
+    """The execution modes of an implemented pair, read from its file without importing it."""
+    lit = _adapter_literals(implementation(architecture, framework).path)
+    return Modes(tuple(lit.get("MODES", ("step",))), dict(lit.get("ALIASES", {})))
 
 
 def implementation(architecture: str, framework: str) -> Implementation:

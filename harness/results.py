@@ -49,7 +49,7 @@ def make_record(job: dict, status: str, error: str | None = None, **fields: Any)
         "params": None, "flops_per_example": None, "mode": job["mode"], "metrics": {}, "curve": [],
         "timing": {k: None for k in TIMING_KEYS}, "memory": {k: None for k in MEMORY_KEYS},
         "threads": {"requested": job.get("threads")}, "versions": {},
-        "job_id": job["job_id"],
+        "job_id": job["job_id"], "extra": dict(job.get("extra") or {}),
     }
     for k, v in fields.items():
         if isinstance(v, dict) and isinstance(rec.get(k), dict):
