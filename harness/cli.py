@@ -49,6 +49,15 @@ class RichProgress:
         self.progress.start()
         self.task = self.progress.add_task("starting", total=todo)
 
+    def note(self, msg: str) -> None:
+        console.print(f"[dim]{msg}[/dim]")
+
+    def more(self, n: int) -> None:
+        """repeats: auto added n jobs (another round for cells whose CI is still too wide)."""
+        self.progress.console.print(f"repeats: auto — {n} more job(s): another round where the CI is wider than asked")
+        task = next(t for t in self.progress.tasks if t.id == self.task)
+        self.progress.update(self.task, total=(task.total or 0) + n)
+
     def job_started(self, job) -> None:
         self.progress.update(self.task, description=f"{job.job_id}")
 
@@ -80,7 +89,7 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         arch: Optional[list[str]] = typer.Option(None, "--arch", "-a", help="Only these architectures (repeatable or comma-separated)."),
         framework: Optional[list[str]] = typer.Option(None, "--framework", "-f", help="Only these frameworks."),
         benchmark: Optional[list[str]] = typer.Option(None, "--benchmark", "-b", help="Only these benchmark names."),
-        repeats: Optional[int] = typer.Option(None, "--repeats", min=1, help="Override the config's repeats."),
+        repeats: Optional[str] = typer.Option(None, "--repeats", help="Override the config's repeats: a number or 'auto'."),
         report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end.")) -> None:
     """Run a benchmark config: one fresh process per job; records appended to results.jsonl."""
     from harness import config as cfgmod
@@ -112,7 +121,10 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
             fail(f"{config}: differs from the config of {resume} (config.json); resuming would mix two "
                  f"experiments — omit CONFIG to resume with the run's own config")
     if repeats:  # overrides the run's and every benchmark's repeats
-        cfg.repeats = repeats
+        try:
+            cfg.repeats = cfgmod._check_repeats(repeats if repeats == "auto" else int(repeats))
+        except ValueError:
+            fail(f"--repeats: must be a whole number from 1 to 1000, or auto (got {repeats!r})")
         for b in cfg.benchmarks:
             b.repeats = None
     fws, archs = _split(framework), _split(arch)
@@ -180,7 +192,7 @@ def list_() -> None:
 
 @app.command()
 def env(probe: bool = typer.Option(False, "--probe", help="Import each installed framework in a fresh process "
-                                   "to report its threads and devices (slow)."),
+                                   "to report its threads and float32 GEMM peak (slow)."),
         threads: int = typer.Option(2, help="Threads to request when probing.")) -> None:
     """Machine and software: CPU, cores, memory, GPUs, framework versions (and, with --probe, threads/devices)."""
     from harness import envinfo
@@ -194,7 +206,10 @@ def env(probe: bool = typer.Option(False, "--probe", help="Import each installed
         line = v or "not installed"
         if probe and v:
             p = envinfo.probe(fw, threads)
-            line += f"  threads={p.get('threads')}  cuda={p.get('cuda')}" if "error" not in p else f"  probe failed: {p['error']}"
+            gemm = p.get("gemm") or {}
+            line += (f"  threads={p.get('threads')}  float32 GEMM peak="
+                     + (f"{gemm['flops'] / 1e9:.1f} GFLOP/s (n={gemm['size']})" if gemm else p.get("gemm_error", "?"))
+                     if "error" not in p else f"  probe failed: {p['error']}")
         t.add_row(registry.DISPLAY.get(fw, fw), line)
     console.print(t)
 

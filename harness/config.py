@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness import registry
 from harness.datasets import OPTIONS as DATASET_OPTIONS
@@ -23,6 +23,8 @@ MODES = registry.MODE_NAMES
 Mode = Literal["step", "epoch", "epoch-xla", "eager", "compiled"]  # = registry.MODE_NAMES
 DEVICES = ("cpu", "cuda")
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"  # names become file/dir parts: no slashes, no dots-only
+# benchmark names may also carry a sweep point: mlp-digits[batch_size=64]
+BENCH_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}(\[[A-Za-z0-9_]+=[A-Za-z0-9_.-]{1,60}\])?$"
 MAX_PARAMS = 200_000_000  # ~0.8 GB of float32 weights before optimizer state: refuse above this
 
 
@@ -45,8 +47,46 @@ class TrainConfig(Strict):
     eps: float = Field(1e-8, gt=0, le=1)
 
 
+class Sweep(Strict):
+    """One parameter varied over values: the benchmark runs once per value (a scaling sweep)."""
+    param: str = Field(pattern=r"^(model|train|data)\.[A-Za-z_][A-Za-z0-9_]*$")
+    values: list[Any] = Field(min_length=2, max_length=64)
+
+    @field_validator("param")
+    @classmethod
+    def _not_epochs(cls, v: str) -> str:
+        if v in ("train.epochs", "train.optimizer"):
+            raise ValueError(f"{v} is not a measure of work per epoch; sweep a size (batch_size, width, length)")
+        return v
+
+
+class AutoRepeats(Strict):
+    """``repeats: auto``: start with ``min`` repeats per cell, add rounds until the bootstrap 95% CI of
+    the median steady epoch time lies within ±``rel_ci`` of the median, or ``max`` is reached."""
+    min: int = Field(3, ge=3, le=100)
+    max: int = Field(10, ge=3, le=1000)
+    rel_ci: float = Field(0.03, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> "AutoRepeats":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+Repeats = Any  # a positive int or the string "auto"; checked by _check_repeats
+
+
+def _check_repeats(v):
+    if v is None or v == "auto":
+        return v
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= 1000:
+        raise ValueError("must be a whole number from 1 to 1000, or auto")
+    return v
+
+
 class Benchmark(Strict):
-    name: str | None = Field(None, pattern=NAME_RE)
+    name: str | None = Field(None, pattern=BENCH_NAME_RE)
     architecture: str
     dataset: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
@@ -55,7 +95,25 @@ class Benchmark(Strict):
     frameworks: list[str] | None = Field(None, min_length=1)
     modes: list[Mode] | None = Field(None, min_length=1)
     timeout_s: float | None = Field(None, gt=0, le=86_400)
-    repeats: int | None = Field(None, gt=0, le=1000)  # overrides the run's repeats for this benchmark
+    repeats: Repeats | None = None  # overrides the run's repeats for this benchmark
+    # time-to-target: {metric: value}, e.g. {accuracy: 0.95}; checked on held-out data after each epoch
+    target: dict[str, float] | None = None
+    sweep: Sweep | None = None
+    # Set by the expansion of a sweep on each benchmark it makes: {group, param, value, x}. It is kept
+    # in the run's config.json so that --resume knows the points again; not meant to be written by hand.
+    sweep_point: dict[str, Any] | None = None
+
+    @field_validator("repeats")
+    @classmethod
+    def _rep(cls, v):
+        return _check_repeats(v)
+
+    @field_validator("target")
+    @classmethod
+    def _one_target(cls, v: dict | None) -> dict | None:
+        if v is not None and len(v) != 1:
+            raise ValueError(f"give exactly one metric and its value, e.g. {{accuracy: 0.95}} (got {len(v)})")
+        return v
 
     @field_validator("architecture")
     @classmethod
@@ -84,15 +142,28 @@ def _check_frameworks(v: list[str] | None) -> list[str] | None:
 
 class RunConfig(Strict):
     name: str = Field(pattern=NAME_RE)
-    repeats: int = Field(3, gt=0, le=1000)
+    repeats: Repeats = 3  # or auto (auto_repeats)
+    auto_repeats: AutoRepeats = Field(default_factory=AutoRepeats)
     seed: int = Field(0, ge=0, lt=2**31)
     frameworks: list[str] | None = Field(None, min_length=1)
     devices: list[Literal["cpu", "cuda"]] = Field(default_factory=lambda: ["cpu"], min_length=1)
     threads: int = Field(2, gt=0, le=1024)
     modes: list[Mode] = Field(default_factory=lambda: ["step"], min_length=1)
-    timeout_s: float = Field(600, gt=0, le=86_400)
+    timeout_s: float = Field(600.0, gt=0, le=86_400)
     memory_limit_mb: int = Field(8192, gt=64, le=4_000_000)
+    # measure each framework's own float32 matmul peak and threads at run start (env.json)
+    measure_peaks: bool = True
     benchmarks: list[Benchmark] = Field(min_length=1)
+
+    @field_validator("repeats")
+    @classmethod
+    def _rep(cls, v):
+        return _check_repeats(v)
+
+    def repeats_for(self, b: Benchmark) -> tuple[int, int]:
+        """(repeats planned up front, most repeats allowed): equal unless ``repeats: auto``."""
+        r = b.repeats if b.repeats is not None else self.repeats
+        return (self.auto_repeats.min, self.auto_repeats.max) if r == "auto" else (r, r)
 
     @field_validator("frameworks")
     @classmethod
@@ -144,20 +215,79 @@ def _first_error(e: ValidationError, prefix: str = "") -> str:
     return f"{path}: {msg}"
 
 
+def _label(v: Any) -> str:
+    """A sweep value as a short name part: 64, 0.5, [64, 64] -> 64x64."""
+    if isinstance(v, list):
+        text = "x".join(_label(x) for x in v)
+    elif isinstance(v, dict):
+        text = "-".join(f"{k}{_label(x)}" for k, x in v.items())
+    else:
+        text = str(v)
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:60]
+
+
+def _sweep_x(v: Any, j: int) -> tuple[float, bool]:
+    """The x of a sweep point for figures and slopes, and whether it is a size: the number itself, the
+    sum of a list of numbers (total width of a layer list), else the point's position (no slope)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v), True
+    if isinstance(v, list) and v and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        return float(sum(v)), True
+    return float(j), False
+
+
+def _expand_sweeps(cfg: RunConfig) -> list[tuple[str, Benchmark]]:
+    """(where, benchmark) for each benchmark to check; a sweep becomes one benchmark per value, named
+    ``<name>[<key>=<value>]``, with the value put at its path."""
+    out = []
+    for i, b in enumerate(cfg.benchmarks):
+        where = f"benchmarks[{i}]"
+        if b.sweep is None:
+            out.append((where, b))
+            continue
+        base, (section, key) = cfg.bench_name(i), b.sweep.param.split(".", 1)
+        for j, v in enumerate(b.sweep.values):
+            nb = b.model_copy(deep=True)
+            nb.sweep, nb.name = None, f"{base}[{key}={_label(v)}]"
+            if section == "train":
+                try:
+                    nb.train = TrainConfig(**{**b.train.model_dump(), key: v})
+                except ValidationError as e:
+                    raise ValueError(_first_error(e, f"{where}.sweep.values[{j}]")) from None
+            else:
+                getattr(nb, section)[key] = v
+            x, numeric = _sweep_x(v, j)
+            nb.sweep_point = {"group": base, "param": b.sweep.param, "value": v, "x": x, "numeric": numeric}
+            out.append((f"{where}.sweep.values[{j}] ({b.sweep.param}={_label(v)})", nb))
+    return out
+
+
+def _check_target(where: str, spec, target: dict | None) -> None:
+    if not target:
+        return
+    (metric, _), = target.items()
+    if metric not in spec.METRICS:
+        raise ValueError(f"{where}.target.{metric}: not a metric of this architecture "
+                         f"(allowed: {', '.join(spec.METRICS)})")
+
+
 def _spec_checks(cfg: RunConfig) -> None:
-    """Checks that need the architecture's spec (numpy only): model keys, dataset, sizes.
+    """Checks that need the architecture's spec (numpy only): model keys, dataset, sizes. Sweeps are
+    expanded first, so every value of a sweep is checked like a benchmark of its own.
     Loading each dataset here also generates and caches what must be generated (MNIST-1D) once,
     in the parent, before any job starts."""
     from architectures import _shared
     from harness import datasets
 
+    for b in cfg.benchmarks:  # the default dataset first: it is part of the default name
+        b.dataset = b.dataset or importlib.import_module(f"architectures.{b.architecture}.spec").DEFAULT_DATASET
+    expanded = _expand_sweeps(cfg)
+    cfg.benchmarks = [b for _, b in expanded]
     seen: set[str] = set()
     infos: dict[str, datasets.DataInfo] = {}  # one load per distinct (dataset, options)
-    for i, b in enumerate(cfg.benchmarks):
-        where = f"benchmarks[{i}]"
+    for i, (where, b) in enumerate(expanded):
         spec = importlib.import_module(f"architectures.{b.architecture}.spec")
-        if b.dataset is None:
-            b.dataset = spec.DEFAULT_DATASET
+        _check_target(where, spec, b.target)
         if b.dataset not in spec.DATASETS:
             raise ValueError(f"{where}.dataset: {b.dataset!r} is not a dataset for {b.architecture} "
                              f"(allowed: {', '.join(spec.DATASETS)})")

@@ -55,7 +55,34 @@ def git_commit() -> str | None:
         return None
 
 
-def collect(cfg=None, gemm: bool = True) -> dict:
+def _run_frameworks(cfg) -> list[str]:
+    """The installed frameworks some benchmark of ``cfg`` runs."""
+    fws = {fw for b in cfg.benchmarks for fw in cfg.frameworks_for(b)}
+    return [fw for fw in registry.FRAMEWORKS if fw in fws and registry.installed(fw)]
+
+
+def machine_limits(cfg, progress=None) -> dict:
+    """Per framework of the run and device: version, threads actually in force, and the best float32
+    GEMM rate of its own matmul; plus ``gemm_peak`` per device, the best of them all (numpy included):
+    the machine limit every job's efficiency is measured against."""
+    from harness import measure
+
+    probes: dict[str, dict] = {}
+    peaks: dict[str, dict] = {"cpu": {**measure.numpy_gemm_peak(), "library": "numpy"}}
+    for fw in _run_frameworks(cfg):
+        for device in cfg.devices:
+            if progress:
+                progress(f"measuring {fw}'s own float32 GEMM peak on {device}")
+            p = probe(fw, cfg.threads, device)
+            entry = probes.setdefault(fw, {k: v for k, v in p.items() if k in ("version", "threads", "error")})
+            entry.setdefault("gemm", {})[device] = p.get("gemm") or {"error": p.get("gemm_error") or p.get("error")}
+            rate = (p.get("gemm") or {}).get("flops") or 0.0
+            if rate > (peaks.get(device) or {}).get("flops", 0.0):
+                peaks[device] = {**p["gemm"], "library": fw}
+    return {"framework_probe": probes, "gemm_peaks": peaks}
+
+
+def collect(cfg=None, gemm: bool = True, progress=None) -> dict:
     import numpy as np
     import psutil
 
@@ -76,38 +103,33 @@ def collect(cfg=None, gemm: bool = True) -> dict:
         info["config_name"] = cfg.name
         info["config_hash"] = cfg.hash()
         info["threads"] = cfg.threads
-    if gemm:
-        info["gemm_peak"] = measure.numpy_gemm_peak()
+    if gemm and cfg is not None and cfg.measure_peaks:
+        info.update(machine_limits(cfg, progress))
+    elif gemm:
+        info["gemm_peaks"] = {"cpu": {**measure.numpy_gemm_peak(), "library": "numpy"}}
+    if gemm:  # the CPU limit under its first name, which reports of older runs read
+        info["gemm_peak"] = info["gemm_peaks"]["cpu"]
     return info
 
 
-def write(path: Path, cfg=None) -> dict:
-    info = collect(cfg)
+def write(path: Path, cfg=None, progress=None) -> dict:
+    info = collect(cfg, progress=progress)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=1))
     os.replace(tmp, path)
     return info
 
 
-PROBE = """
-import json, sys
-from harness.frameworks import helper
-h = helper(sys.argv[1])
-out = {"version": h.version(), "threads": h.setup(int(sys.argv[2]), 0),
-       "cuda": h.device_available("cuda") or "available"}
-print(json.dumps(out, default=str))
-"""
-
-
-def probe(framework: str, threads: int) -> dict:
-    """Import one framework in a fresh process and ask it for its threads and devices."""
+def probe(framework: str, threads: int, device: str = "cpu") -> dict:
+    """In a fresh process with a job's thread environment: the framework's version, the threads it
+    actually uses, and its own float32 GEMM peak on ``device`` (harness/frameworks/gemm.py)."""
     from harness.runner import thread_env
 
-    env = {**os.environ, **thread_env(threads, "cuda")}
+    env = {**os.environ, **thread_env(threads, device)}
     env["PYTHONPATH"] = str(REPO)
     try:
-        p = subprocess.run([sys.executable, "-c", PROBE, framework, str(threads)], capture_output=True, text=True,
-                           env=env, timeout=120, cwd=REPO)
+        p = subprocess.run([sys.executable, "-m", "harness.frameworks.gemm", framework, str(threads), device],
+                           capture_output=True, text=True, env=env, timeout=180, cwd=REPO)
     except subprocess.TimeoutExpired:
         return {"error": "probe timed out"}
     if p.returncode != 0:

@@ -1,7 +1,9 @@
 """Expand a config into jobs: benchmark x framework x mode x device x repeat, interleaved.
 
-Order: repeat outermost, framework innermost (A B C A B C ...), so slow drift of the machine
-(thermal, background load) spreads over every framework instead of landing on one.
+Order: repeat outermost, then benchmark, device, framework, mode (A B C A B C ...), so slow drift
+of the machine (thermal, background load) spreads over every framework and mode instead of landing
+on one. ``repeats: auto`` adds rounds for the cells whose steady epoch time is not yet pinned down
+(``next_round``), interleaved the same way.
 """
 from __future__ import annotations
 
@@ -43,25 +45,31 @@ def job_id(benchmark: str, framework: str, mode: str, device: str, repeat: int) 
 
 
 def expand(cfg: RunConfig, run: str, architectures: list[str] | None = None, frameworks: list[str] | None = None,
-           benchmarks: list[str] | None = None) -> list[Job]:
-    """All jobs of ``cfg``; the optional filters keep only the named architectures/frameworks/benchmarks."""
+           benchmarks: list[str] | None = None, repeats: range | None = None,
+           cells: set[tuple] | None = None) -> list[Job]:
+    """The jobs of ``cfg``, round by round (repeat outermost). The optional filters keep only the
+    named architectures/frameworks/benchmarks (a sweep's name selects all its points); ``repeats``
+    picks the rounds (default: those planned up front); ``cells`` keeps only those
+    (benchmark, framework, mode, device) cells (``repeats: auto`` adds rounds for some cells)."""
     jobs: list[Job] = []
-    most = max([cfg.repeats, *(b.repeats or 0 for b in cfg.benchmarks)])
-    for repeat in range(most):
+    planned = [cfg.repeats_for(b)[0] for b in cfg.benchmarks]
+    for repeat in repeats if repeats is not None else range(max(planned)):
         for i, b in enumerate(cfg.benchmarks):
             name = cfg.bench_name(i)
-            if repeat >= (b.repeats or cfg.repeats):
+            if repeat >= cfg.repeats_for(b)[1] or (repeats is None and repeat >= planned[i]):
                 continue
             if architectures and b.architecture not in architectures:
                 continue
-            if benchmarks and name not in benchmarks:
+            group = (b.sweep_point or {}).get("group")
+            if benchmarks and name not in benchmarks and group not in benchmarks:
                 continue
             for device in cfg.devices:
                 for fw in cfg.frameworks_for(b):
                     if frameworks and fw not in frameworks:
                         continue
                     for mode, asked in _modes(b.architecture, fw, b.modes or cfg.modes):
-                        jobs.append(_job(cfg, b, name, fw, mode, device, repeat, run, asked))
+                        if cells is None or (name, fw, mode, device) in cells:
+                            jobs.append(_job(cfg, b, name, fw, mode, device, repeat, run, asked))
     return jobs
 
 
@@ -86,6 +94,10 @@ def _job(cfg: RunConfig, b, name: str, fw: str, mode: str, device: str, repeat: 
               memory_limit_mb=cfg.memory_limit_mb)
     if asked and asked != mode:
         job.extra["requested_mode"] = asked
+    if b.sweep_point:
+        job.extra["sweep"] = dict(b.sweep_point)
+    if b.target:
+        job.extra["target"] = dict(b.target)
     impl = registry.implementation(b.architecture, fw)
     if impl.status != "implemented":
         job.preset_status, job.preset_reason = "unsupported", impl.reason
@@ -96,3 +108,39 @@ def _job(cfg: RunConfig, b, name: str, fw: str, mode: str, device: str, repeat: 
         job.preset_status = "skipped"
         job.preset_reason = f"{fw} is not installed (pip install 'annbench[{fw}]')"
     return job
+
+
+def _cell(r: dict) -> tuple:
+    return (r["benchmark"], r["framework"], r["mode"], r["device"])
+
+
+def converged(epoch_times: list[float], rel_ci: float) -> bool:
+    """Whether the bootstrap 95% CI of the median lies within ±rel_ci of the median."""
+    from harness.report.stats import summary
+
+    s = summary(epoch_times)
+    if not s["ci"] or not s["median"]:
+        return False
+    med = s["median"]
+    return med - s["ci"][0] <= rel_ci * med and s["ci"][1] - med <= rel_ci * med
+
+
+def next_round(cfg: RunConfig, run: str, records: list[dict], **filters) -> list[Job]:
+    """Jobs for one more repeat of each ``repeats: auto`` cell that needs it: every record of the cell
+    ok with a steady epoch time, the CI not yet within ±rel_ci, fewer than ``max`` repeats. A cell
+    with any failed job stops growing (more repeats would not mend it)."""
+    auto = {cfg.bench_name(i) for i, b in enumerate(cfg.benchmarks)
+            if (b.repeats if b.repeats is not None else cfg.repeats) == "auto"}
+    by_cell: dict[tuple, list[dict]] = {}
+    for r in records:
+        if r.get("benchmark") in auto:
+            by_cell.setdefault(_cell(r), []).append(r)
+    need: dict[int, set[tuple]] = {}
+    for cell, recs in by_cell.items():
+        times = [(r.get("timing") or {}).get("epoch_s") for r in recs]
+        if (len(recs) >= cfg.auto_repeats.max or any(r["status"] != "ok" for r in recs) or None in times
+                or converged(times, cfg.auto_repeats.rel_ci)):
+            continue
+        need.setdefault(max(r["repeat"] for r in recs) + 1, set()).add(cell)
+    return [j for n, cells in sorted(need.items())
+            for j in expand(cfg, run, repeats=range(n, n + 1), cells=cells, **filters)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness import results
 from harness.config import RunConfig
-from harness.plan import Job, expand
+from harness.plan import Job, expand, next_round
 
 REPO = Path(__file__).resolve().parent.parent
 POLL_S = 0.05
@@ -196,20 +196,30 @@ def run(cfg: RunConfig, out_dir: Path, *, resume: bool = False, architectures: l
     write_config(cfg, out_dir)
     env_path = out_dir / "env.json"
     if not env_path.exists():
-        envinfo.write(env_path, cfg)
+        envinfo.write(env_path, cfg, progress=getattr(progress, "note", None))
     todo = [j for j in jobs if j.job_id not in finished]
     res_path = out_dir / "results.jsonl"
     if progress:
         progress.start(len(todo), len(jobs) - len(todo))
-    for job in todo:
-        if progress:
-            progress.job_started(job)
-        outcome = run_one(job, out_dir)
-        results.append(res_path, outcome.record)
-        if progress:
-            progress.job_done(job, outcome.record)
-        if on_record:
-            on_record(outcome.record)
+    filters = {"architectures": architectures, "frameworks": frameworks, "benchmarks": benchmarks}
+    while todo:
+        for job in todo:
+            _run_and_record(job, out_dir, res_path, progress, on_record)
+        # repeats: auto -- another interleaved round for the cells whose CI is still too wide
+        todo = next_round(cfg, run_id, results.read(res_path).records, **filters)
+        if todo and progress and hasattr(progress, "more"):
+            progress.more(len(todo))
     if progress:
         progress.stop()
     return res_path
+
+
+def _run_and_record(job: Job, out_dir: Path, res_path: Path, progress, on_record) -> None:
+    if progress:
+        progress.job_started(job)
+    outcome = run_one(job, out_dir)
+    results.append(res_path, outcome.record)
+    if progress:
+        progress.job_done(job, outcome.record)
+    if on_record:
+        on_record(outcome.record)

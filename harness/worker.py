@@ -44,6 +44,36 @@ def _primary(spec, metrics: dict) -> float | None:
     return None
 
 
+class Target:
+    """Time-to-target (MLPerf style): the first epoch after which the held-out metric reaches the
+    value, and the training seconds up to then (evaluation excluded, as it runs outside the timed
+    region). Lower-is-better metrics (errors, losses) reach it from above."""
+
+    def __init__(self, spec: dict | None) -> None:
+        (self.metric, self.value), = spec.items() if spec else ((None, None),)
+        self.lower = results.lower_is_better(self.metric) if self.metric else False
+        self.epochs: int | None = None
+        self.seconds: float | None = None
+        self.seen = False
+
+    def update(self, metrics: dict, epoch: int, seconds: float) -> None:
+        v = metrics.get(self.metric) if self.metric else None
+        if v is None or self.epochs is not None:
+            return
+        self.seen = True
+        if (v <= self.value) if self.lower else (v >= self.value):
+            self.epochs, self.seconds = epoch, seconds
+
+    def record(self) -> dict | None:
+        if not self.metric:
+            return None
+        out = {"metric": self.metric, "value": self.value, "reached": self.epochs is not None,
+               "epochs": self.epochs, "train_s": self.seconds}
+        if not self.seen:
+            out["note"] = f"the evaluation produced no {self.metric!r} for this task"
+        return out
+
+
 def _infer(adapter, x: np.ndarray, batch: int) -> tuple[float, float]:
     """Median latency (ms) of predicting one batch, and examples per second at that median."""
     xb = x[: min(batch, len(x))]
@@ -107,6 +137,7 @@ def run_job(job: dict) -> dict:
         build_s = measure.now() - t
 
         curve, epoch_times, examples = [], [], 0
+        target = Target((job.get("extra") or {}).get("target"))
         for epoch in range(train.epochs):
             xb, yb = _epoch(spec, data, train, model, job["seed"], epoch)
             examples = int(xb.shape[0] * xb.shape[1]) if xb.ndim >= 2 else int(len(xb))
@@ -118,6 +149,7 @@ def run_job(job: dict) -> dict:
             if loss is None or not math.isfinite(loss):
                 raise Diverged(f"diverged: training loss {loss} at epoch {epoch + 1}")
             m = spec.evaluate(adapter, data.x_test, data.y_test, model)  # untimed: outside dt
+            target.update(m, epoch + 1, float(sum(epoch_times)))
             curve.append({"epoch": epoch + 1, "loss": float(loss), "metric": _primary(spec, m),
                           "seconds": float(sum(epoch_times))})
         train_s = float(sum(epoch_times))  # training only: per-epoch evaluation and batching excluded
@@ -131,6 +163,8 @@ def run_job(job: dict) -> dict:
               "epoch_s": float(np.median(steady)) if steady else None,
               "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))) if steady else None,
               "epochs_timed": len(steady), "train_s": train_s, "eval_s": eval_s,
+              # what the first epoch cost beyond a steady one: tracing, JIT/XLA/inductor compilation, autotune
+              "compile_s": max(epoch_times[0] - float(np.median(steady)), 0.0) if steady else None,
               "infer_ms": infer_ms, "infer_per_s": infer_per_s, "examples_per_epoch": examples}
     if flops and flops.get("train") and timing["epoch_s"]:
         # analytic training FLOPs of one steady epoch over its median time (DESIGN: measurement 6)
@@ -141,6 +175,8 @@ def run_job(job: dict) -> dict:
     if hasattr(spec, "extras"):  # per-architecture extras for the report (e.g. gradient norms)
         extra.update(spec.extras(adapter, data, model, weights))
     base["timing"] = timing
+    if target.metric:
+        base["target"] = target.record()
     return results.make_record(job, "ok", None, metrics=metrics, curve=curve, memory=memory, extra=extra, **base)
 
 

@@ -13,7 +13,7 @@ FRAMEWORK_MODULES = ["torch", "tensorflow", "keras", "jax", "jaxlib", "flax", "o
 PROBE = """
 import json, sys
 import harness, harness.cli, harness.config, harness.registry, harness.plan, harness.runner, harness.results
-import harness.report, harness.datasets, harness.envinfo, harness.measure
+import harness.report, harness.datasets, harness.envinfo, harness.measure, harness.frameworks.gemm
 from harness import config, plan, registry
 for a in registry.architectures():
     __import__(f"architectures.{a}.spec")

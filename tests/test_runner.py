@@ -33,39 +33,57 @@ def _write(tmp_path: Path, cfg: dict) -> Path:
 
 @pytest.mark.slow
 def test_end_to_end_mlp_all_frameworks(tmp_path):
-    cfg = {"name": "e2e", "repeats": 1, "frameworks": SEVEN, "timeout_s": 300,
-           "benchmarks": [{"name": "mlp-<tiny>", "architecture": "mlp", "dataset": "digits",
+    cfg = {"name": "e2e", "repeats": 1, "frameworks": SEVEN, "timeout_s": 300, "modes": ["step", "eager"],
+           "benchmarks": [{"name": "mlp-<tiny>", "architecture": "mlp", "dataset": "digits", "target": {"accuracy": 0.5},
                            "model": {"hidden": [16]}, "train": {"epochs": 3, "batch_size": 64, "lr": 0.01}}]}
     # the name with <> is illegal: check it is refused, then use a legal one
-    p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(tmp_path / "bad"))
-    assert p.returncode == 2 and "benchmarks[0].name" in p.stderr
+    p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(out := tmp_path / "bad"))
+    assert p.returncode == 2 and "benchmarks[0].name" in p.stderr and not out.exists()
     cfg["benchmarks"][0]["name"] = "mlp-tiny"
     out = tmp_path / "run"
     p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(out))
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"report: {out / 'report.html'}" in p.stdout
     recs = results.read(out / "results.jsonl").records
-    assert len(recs) == 7
-    for r in recs:
+    # every framework runs its step (torch: its eager loop, asked once even though step and eager were
+    # both asked for); eager runs where it exists, and is recorded unsupported, without a process, elsewhere
+    runs = {(r["framework"], r["mode"]): r for r in recs}
+    assert len(runs) == len(recs) == 13
+    env = json.loads((out / "env.json").read_text())
+    for (fw, mode), r in runs.items():
         assert set(results.FIELDS) <= set(r), r["framework"]
-        if not registry.installed(r["framework"]):
+        if not registry.installed(fw):
             assert r["status"] == "skipped"
             continue
-        assert r["status"] == "ok", (r["framework"], r["error"])
+        if mode not in registry.modes("mlp", fw).modes:
+            assert r["status"] == "unsupported" and "no 'eager' mode" in r["error"] and "wall_s" not in r
+            continue
+        assert r["status"] == "ok", (fw, mode, r["error"])
         assert r["metrics"]["accuracy"] > 0.5
         assert len(r["curve"]) == 3 and r["params"] == 64 * 16 + 16 + 16 * 10 + 10
         t = r["timing"]
         assert all(t[k] is not None and t[k] > 0 for k in results.TIMING_KEYS)
+        assert t["compile_s"] is not None and t["compile_s"] >= 0
+        # FLOP/s of every gradient-trained job, below the machine limit measured at the start
+        assert 0 < t["train_flops_per_s"] < env["gemm_peaks"]["cpu"]["flops"], (fw, mode)
         assert r["memory"]["rss_peak_mb"] >= r["memory"]["rss_base_mb"] * 0.5 > 0
-        assert r["threads"]["requested"] == 2 and r["versions"][r["framework"]]
+        assert r["threads"]["requested"] == 2 and r["versions"][fw]
+        tgt = r["target"]
+        assert tgt["metric"] == "accuracy" and tgt["reached"] and 1 <= tgt["epochs"] <= 3
+        assert 0 < tgt["train_s"] <= t["train_s"]
+    assert runs[("torch", "eager")]["extra"]["requested_mode"] == "step"
     assert len({r["extra"]["data_fingerprint"] for r in recs if r["status"] == "ok"}) == 1
-    env = json.loads((out / "env.json").read_text())
     for k in ("cpu", "cores_logical", "memory_gb", "gpus", "os", "python", "frameworks", "git_commit",
-              "config_hash", "gemm_peak"):
+              "config_hash", "gemm_peak", "gemm_peaks", "framework_probe"):
         assert k in env, k
+    for fw in SEVEN:  # each framework's own matmul peak and the threads it reports in force
+        probe = env["framework_probe"][fw]
+        assert probe["gemm"]["cpu"]["flops"] > 0 and probe["threads"], (fw, probe)
+        assert probe["gemm"]["cpu"]["flops"] <= env["gemm_peaks"]["cpu"]["flops"]
     html = (out / "report.html").read_text()
     assert "mlp-tiny" in html and "<script" not in html.lower()
     assert "data:image/png;base64," in html
+    assert "to target" in html and "Threads and matmul per framework" in html
 
 
 FAULTS = ["segfault", "exit", "hang", "oom", "nan", "raise"]
@@ -177,3 +195,27 @@ def test_every_architecture_runs_through_the_runner(tmp_path):
     html = (out / "report.html").read_text()
     for b in TINY:
         assert b["architecture"] in html
+
+
+@pytest.mark.slow
+def test_sweep_and_auto_repeats_through_the_runner(tmp_path):
+    """A batch-size sweep gets its scaling section; ``repeats: auto`` adds interleaved rounds up to
+    its cap when the CI cannot be met (a ±0.001% CI never is), and each round is a new seed."""
+    small = {"architecture": "mlp", "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 64}}
+    cfg = {"name": "sweep", "repeats": 1, "frameworks": ["autograd"], "measure_peaks": False,
+           "auto_repeats": {"min": 3, "max": 4, "rel_ci": 0.00001},
+           "benchmarks": [{**small, "name": "bs", "sweep": {"param": "train.batch_size", "values": [32, 128]}},
+                          {**small, "name": "auto", "repeats": "auto"}]}
+    out = tmp_path / "run"
+    p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(out))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "repeats: auto" in p.stdout
+    recs = results.read(out / "results.jsonl").records
+    assert all(r["status"] == "ok" for r in recs), [r["error"] for r in recs]
+    sweep = sorted((r for r in recs if r["benchmark"].startswith("bs[")), key=lambda r: r["extra"]["sweep"]["x"])
+    assert [r["benchmark"] for r in sweep] == ["bs[batch_size=32]", "bs[batch_size=128]"]
+    assert [r["timing"]["examples_per_epoch"] for r in sweep] == [32 * (1438 // 32), 128 * (1438 // 128)]
+    auto = [r for r in recs if r["benchmark"] == "auto"]
+    assert sorted(r["repeat"] for r in auto) == [0, 1, 2, 3] and len({r["seed"] for r in auto}) == 4
+    html = (out / "report.html").read_text()
+    assert "Scaling sweeps" in html and "train.batch_size" in html

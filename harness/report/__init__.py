@@ -44,6 +44,9 @@ def cell(s: dict, unit: str = "", rank: bool = True) -> dict:
     spread = ""
     if s["n"] > 1:
         spread = f"IQR {fmt_num(s['iqr'], unit)}"
+    if rank and s.get("ci") and s["median"]:  # the 95% CI of the median, as ± of the median
+        half = max(s["ci"][1] - s["median"], s["median"] - s["ci"][0]) / abs(s["median"])
+        spread += f" · CI ±{half:.1%}"
     title = f"n={s['n']}"
     if s.get("ci"):
         title += f"; 95% CI of median [{fmt_num(s['ci'][0], unit)}, {fmt_num(s['ci'][1], unit)}]"
@@ -51,11 +54,13 @@ def cell(s: dict, unit: str = "", rank: bool = True) -> dict:
     return {"text": fmt_num(s["median"], unit), "spread": spread, "wide": wide, "title": title}
 
 
-def _efficiency(rows: list[dict], peak: float | None) -> list[str]:
-    """Achieved training FLOP/s as a fraction of the measured GEMM peak; above 1 is a bug, flagged."""
+def _efficiency(rows: list[dict], peaks: dict) -> list[str]:
+    """Achieved training FLOP/s as a fraction of the device's measured GEMM peak (the best of numpy
+    and every framework's own matmul); above 1 is a bug, flagged."""
     out = []
     for r in rows:
         med = r["train_flops_per_s"]["median"]
+        peak = (peaks.get(r["device"]) or {}).get("flops")
         if not peak or not med:
             out.append("–")
         else:
@@ -64,7 +69,17 @@ def _efficiency(rows: list[dict], peak: float | None) -> list[str]:
     return out
 
 
-def _bench_section(name: str, recs: list[dict], config: dict, peak: float | None = None) -> dict:
+def _target_cell(t: dict) -> str:
+    """Median training time and epochs to the target over the repeats that reached it, k/n reached."""
+    if not t["n"]:
+        return "–"
+    if not t["reached"]:
+        return f"not reached (0/{t['n']})"
+    return (f"{fmt_num(t['s']['median'], 's')} · {t['epochs']['median']:g} ep"
+            + (f" ({t['reached']}/{t['n']})" if t["reached"] < t["n"] or t["n"] > 1 else ""))
+
+
+def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None = None) -> dict:
     df = aggregate.frame(recs)
     arch = recs[0]["architecture"]
     metrics, rows = aggregate.table(df, arch)
@@ -73,7 +88,7 @@ def _bench_section(name: str, recs: list[dict], config: dict, peak: float | None
         timed = [r for r in rows if r["epoch_s"]["median"]]
         fastest = min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
     table_rows = []
-    effs = _efficiency(rows, peak)
+    effs = _efficiency(rows, peaks or {})
     for r, eff in zip(rows, effs):
         key = (r["framework"], r["mode"], r["device"])
         sel = df[(df.status == "ok") & (df.framework == key[0]) & (df["mode"] == key[1]) & (df.device == key[2])]
@@ -87,7 +102,7 @@ def _bench_section(name: str, recs: list[dict], config: dict, peak: float | None
             "n": r["n"], "params": r["params"],
             "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
             "timings": [cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
-            "efficiency": eff,
+            "efficiency": eff, "target": _target_cell(r["target"]),
             "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
             if ratio else "–",
         })
@@ -110,10 +125,67 @@ def _bench_section(name: str, recs: list[dict], config: dict, peak: float | None
     except Exception as e:  # a broken extra figure must not cost the report
         figs.append({"title": f"architecture figures unavailable: {results.one_line(str(e), 150)}", "png": None})
     fingerprints = sorted({(r.get("extra") or {}).get("data_fingerprint") for r in recs if r.get("status") == "ok"} - {None})
+    targets = {json.dumps((r.get("target") or {}).get("metric")) + " " + str((r.get("target") or {}).get("value"))
+               for r in recs if r.get("target")}
     return {"name": name, "arch": arch, "dataset": recs[0]["dataset"], "config": config,
+            "target": next(iter(targets)).replace('"', "") if len(targets) == 1 else None,
             "metrics": metrics, "columns": [(c[2], c[3]) for c in aggregate.COLUMNS], "rows": table_rows,
             "figures": figs, "notes": notes, "fingerprints": fingerprints,
             "statuses": dict(Counter(r["status"] for r in recs))}
+
+
+def _slope(x: list[float], y: list[float]) -> float | None:
+    """Least-squares slope of log y on log x: cost ~ size^slope (1 = linear)."""
+    import numpy as np
+
+    pts = [(a, b) for a, b in zip(x, y) if a and b and a > 0 and b > 0]
+    if len({a for a, _ in pts}) < 2:
+        return None
+    lx, ly = np.log([a for a, _ in pts]), np.log([b for _, b in pts])
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def _sweep_sections(records: list[dict]) -> list[dict]:
+    """One section per sweep: epoch time, peak memory and throughput against the swept parameter,
+    per framework/mode/device, with the fitted log-log slope."""
+    import numpy as np
+
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        sp = (r.get("extra") or {}).get("sweep")
+        if sp and r.get("status") == "ok":
+            groups.setdefault(sp["group"], []).append(r)
+    out = []
+    for group, recs in groups.items():
+        sp0 = recs[0]["extra"]["sweep"]
+        numeric = all(r["extra"]["sweep"].get("numeric") for r in recs)
+        cells: dict[tuple, dict[float, list[dict]]] = {}
+        for r in recs:
+            cells.setdefault((r["framework"], r["mode"], r["device"]), {}).setdefault(r["extra"]["sweep"]["x"], []).append(r)
+        panels = {"steady epoch time (s)": {}, "peak RSS (MB)": {}, "throughput (examples/s)": {}}
+        rows = []
+        xs = sorted({r["extra"]["sweep"]["x"] for r in recs})  # every row on the same columns
+        for (fw, mode, dev), by_x in sorted(cells.items()):
+            def med(get):
+                return [float(np.median(v)) if (v := [get(r) for r in by_x.get(x, []) if get(r)]) else None for x in xs]
+            ep = med(lambda r: r["timing"].get("epoch_s"))
+            mem = med(lambda r: (r.get("memory") or {}).get("rss_peak_mb"))
+            thr = med(lambda r: (r["timing"].get("examples_per_epoch") or 0) / r["timing"]["epoch_s"]
+                      if r["timing"].get("epoch_s") else None)
+            label = f"{fw} · {mode}" + ("" if dev == "cpu" else f" · {dev}")
+            for series, ys in zip(panels.values(), (ep, mem, thr)):
+                pts = [(x, y) for x, y in zip(xs, ys) if y]
+                if pts:
+                    series[label] = ([x for x, _ in pts], [y for _, y in pts])
+            slopes = [_slope(xs, ys) if numeric else None for ys in (ep, mem, thr)]
+            rows.append({"label": label, "points": len(by_x),
+                         "slopes": [f"{s:+.2f}" if s is not None else "–" for s in slopes],
+                         "epoch": [fmt_num(v, "s") for v in ep]})
+        labels = {r["extra"]["sweep"]["x"]: json.dumps(r["extra"]["sweep"]["value"]) for r in recs}
+        img = figures.sweep(list(panels.items()), sp0["param"] + ("" if numeric else " (point)"), loglog=numeric)
+        out.append({"group": group, "param": sp0["param"], "numeric": numeric, "rows": rows,
+                    "xlabels": [labels[x] for x in xs], "figure": img})
+    return out
 
 
 def _matrix(records: list[dict]) -> dict:
@@ -144,6 +216,20 @@ def _matrix(records: list[dict]) -> dict:
     return {"frameworks": [registry.DISPLAY.get(f, f) for f in fws], "rows": grid}
 
 
+def _probe_rows(env: dict) -> list[dict]:
+    """Per framework: the threads it reported in force and its own float32 GEMM peak per device."""
+    rows = []
+    for fw, p in (env.get("framework_probe") or {}).items():
+        gemm = []
+        for dev, g in (p.get("gemm") or {}).items():
+            gemm.append(f"{dev}: {g['flops'] / 1e9:.1f} GFLOP/s (n={g['size']})" if g.get("flops")
+                        else f"{dev}: n/a — {g.get('error')}")
+        rows.append({"fw": registry.DISPLAY.get(fw, fw), "version": p.get("version") or "",
+                     "threads": json.dumps(p.get("threads"), separators=(", ", ": ")) if p.get("threads") else
+                     (p.get("error") or ""), "gemm": "; ".join(gemm)})
+    return rows
+
+
 def build(out_dir: Path) -> Path:
     """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
     out_dir = Path(out_dir)
@@ -156,8 +242,8 @@ def build(out_dir: Path) -> Path:
     by_bench: dict[str, list[dict]] = {}
     for r in res.records:
         by_bench.setdefault(r["benchmark"], []).append(r)
-    peak = (env.get("gemm_peak") or {}).get("flops")
-    sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peak) for n, rs in by_bench.items()]
+    peaks = env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}
+    sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peaks) for n, rs in by_bench.items()]
     problems = [r for r in res.records if r["status"] in ("failed", "timeout")]
     skipped = [r for r in res.records if r["status"] in ("skipped", "unsupported")]
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
@@ -166,6 +252,7 @@ def build(out_dir: Path) -> Path:
     jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
     html = jenv.get_template("template.html.j2").render(
         run=out_dir.name, env=env, config=config, sections=sections, matrix=_matrix(res.records),
+        sweeps=_sweep_sections(res.records), peaks=peaks, probes=_probe_rows(env),
         problems=problems, skipped=skipped, read_problems=res.problems,
         counts=dict(Counter(r["status"] for r in res.records)), total=len(res.records),
         display=registry.DISPLAY, wide=WIDE, busy=busy)

@@ -11,6 +11,7 @@ from harness.report.stats import summary
 COLUMNS = [
     ("epoch_s", ("timing", "epoch_s"), "steady epoch", "s", False),
     ("first_epoch_s", ("timing", "first_epoch_s"), "first epoch", "s", False),
+    ("compile_s", ("timing", "compile_s"), "compile", "s", False),
     ("train_s", ("timing", "train_s"), "train total", "s", False),
     ("infer_per_s", ("timing", "infer_per_s"), "inference", "ex/s", True),
     ("rss_peak_mb", ("memory", "rss_peak_mb"), "peak RSS", "MB", False),
@@ -24,6 +25,11 @@ def frame(records: list[dict]) -> pd.DataFrame:
     for r in records:
         row = {k: r.get(k) for k in ("benchmark", "architecture", "dataset", "framework", "mode", "device",
                                       "repeat", "seed", "status", "error", "params")}
+        tgt = r.get("target") or {}
+        row["target_reached"] = tgt.get("reached") if tgt else None
+        row["target_s"] = tgt.get("train_s") if tgt else None
+        row["target_epochs"] = tgt.get("epochs") if tgt else None
+        row["examples_per_epoch"] = (r.get("timing") or {}).get("examples_per_epoch")
         for col, (sec, key), *_ in COLUMNS:
             row[col] = (r.get(sec) or {}).get(key)
         for k, v in (r.get("metrics") or {}).items():
@@ -48,12 +54,6 @@ def metric_names(arch: str, df: pd.DataFrame) -> list[str]:
     return out[:4]
 
 
-def higher_is_better(arch: str, metric: str) -> bool:
-    if metric in ("loss", "mse", "recon_mse", "recon_error", "quantization_error", "topographic_error"):
-        return False
-    return True
-
-
 def table(df: pd.DataFrame, arch: str) -> tuple[list[str], list[dict]]:
     """One row per (framework, mode, device) of ok records: summaries of metrics and timings."""
     ok = df[df.status == "ok"]
@@ -66,5 +66,8 @@ def table(df: pd.DataFrame, arch: str) -> tuple[list[str], list[dict]]:
             row[m] = summary(g[f"m.{m}"].tolist())
         for col, *_ in COLUMNS:
             row[col] = summary(g[col].tolist())
+        reached = g[g.target_reached == True]  # noqa: E712  (None means no target)
+        row["target"] = {"n": int(g.target_reached.notna().sum()), "reached": len(reached),
+                         "s": summary(reached.target_s.tolist()), "epochs": summary(reached.target_epochs.tolist())}
         rows.append(row)
     return metrics, rows

@@ -99,3 +99,23 @@ def lines(title: str, series: dict[str, tuple[list, list]], xlabel: str, ylabel:
         ax.set_yscale("log")
     ax.legend(fontsize=7)
     return _png(fig)
+
+
+def sweep(panels: list[tuple[str, dict[str, tuple[list, list]]]], xlabel: str, loglog: bool = True) -> str | None:
+    """Side-by-side panels (title, {series: (x, y)}) against the swept parameter; log-log axes when
+    the parameter is a size, so a straight line of slope k means cost grows as size^k."""
+    panels = [(t, s) for t, s in panels if s]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.3), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels):
+        for name, (x, y) in series.items():
+            fw = name.split(" ")[0]
+            ax.plot(x, y, marker="o", ms=3, label=name, color=COLORS.get(fw), ls="-" if "eager" in name or "step" in name else "--")
+        if loglog:
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    return _png(fig)

@@ -1,0 +1,85 @@
+"""Planning without running: modes and their aliases, sweeps, targets, and `repeats: auto` rounds."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness import config, plan, registry
+
+
+def _cfg(**kw) -> config.RunConfig:
+    data = {"name": "p", "repeats": 1, "frameworks": ["torch", "tensorflow", "autograd"],
+            "benchmarks": [{"architecture": "mlp"}]}
+    data.update(kw)
+    return config.parse(data)
+
+
+def test_modes_are_read_without_import_and_aliases_resolve():
+    torch = registry.modes("mlp", "torch")
+    assert "eager" in torch.modes and "step" not in torch.modes
+    assert torch.resolve("step") == "eager" and torch.resolve("epoch") == "epoch"
+    assert "step" in registry.modes("mlp", "tensorflow").modes
+
+
+def test_step_and_eager_run_torch_once_and_missing_modes_are_unsupported_without_a_process():
+    jobs = plan.expand(_cfg(modes=["step", "eager", "epoch"]), "r")
+    torch = [j for j in jobs if j.framework == "torch"]
+    assert [j.mode for j in torch if not j.preset_status] == [m for m in registry.modes("mlp", "torch").modes
+                                                                if m == "eager"]
+    assert sum(j.mode == "eager" for j in torch) == 1, "asking for step and eager must not run eager twice"
+    eager = next(j for j in torch if j.mode == "eager")
+    assert eager.extra["requested_mode"] == "step"  # the record says what was asked and what ran
+    ag = {j.mode: j for j in jobs if j.framework == "autograd"}
+    assert ag["step"].preset_status is None
+    for m in ("eager", "epoch"):
+        assert ag[m].preset_status == "unsupported" and f"no '{m}' mode" in ag[m].preset_reason
+
+
+def test_jobs_interleave_frameworks_within_each_round():
+    jobs = plan.expand(_cfg(repeats=2), "r")
+    assert [j.repeat for j in jobs] == [0, 0, 0, 1, 1, 1]
+    assert [j.framework for j in jobs[:3]] == ["torch", "tensorflow", "autograd"]
+
+
+def test_sweep_expands_into_named_points_that_survive_config_json():
+    cfg = _cfg(benchmarks=[{"architecture": "mlp", "target": {"accuracy": 0.9},
+                            "sweep": {"param": "model.hidden", "values": [[16], [32, 32]]}}])
+    assert [b.name for b in cfg.benchmarks] == ["mlp-digits[hidden=16]", "mlp-digits[hidden=32x32]"]
+    assert [b.model["hidden"] for b in cfg.benchmarks] == [[16], [32, 32]]
+    again = config.parse(json.loads(json.dumps(cfg.model_dump())))  # what --resume reads
+    assert again.hash() == cfg.hash()
+    jobs = plan.expand(again, "r", frameworks=["autograd"], benchmarks=["mlp-digits"])  # the group name selects all
+    assert [j.extra["sweep"]["x"] for j in jobs] == [16.0, 64.0]
+    assert all(j.extra["target"] == {"accuracy": 0.9} for j in jobs)
+
+
+def _rec(bench, fw, repeat, epoch_s, status="ok", mode="step"):
+    return {"benchmark": bench, "framework": fw, "mode": mode, "device": "cpu", "repeat": repeat,
+            "status": status, "timing": {"epoch_s": epoch_s}}
+
+
+def test_auto_repeats_add_rounds_only_where_the_ci_is_wide():
+    cfg = _cfg(repeats="auto", frameworks=["autograd", "sklearn", "theano"],
+               auto_repeats={"min": 3, "max": 5, "rel_ci": 0.03})
+    first = plan.expand(cfg, "r")
+    assert len(first) == 9 and {j.repeat for j in first} == {0, 1, 2}
+    recs = ([_rec("mlp-digits", "autograd", i, t) for i, t in enumerate([1.0, 1.001, 0.999])]  # tight: done
+            + [_rec("mlp-digits", "sklearn", i, t) for i, t in enumerate([1.0, 1.5, 0.7])]  # wide: one more
+            + [_rec("mlp-digits", "theano", i, 1.0, status="failed" if i == 1 else "ok") for i in range(3)])
+    more = plan.next_round(cfg, "r", recs)
+    assert [(j.framework, j.repeat) for j in more] == [("sklearn", 3)]
+    assert more[0].seed == cfg.seed + 3
+    recs += [_rec("mlp-digits", "sklearn", i, t) for i, t in ((3, 1.4), (4, 0.6))]
+    assert plan.next_round(cfg, "r", recs) == [], "the cap (max) ends it"
+
+
+def test_fixed_repeats_never_add_rounds():
+    recs = [_rec("mlp-digits", "autograd", i, t) for i, t in enumerate([1.0, 2.0, 0.5])]
+    assert plan.next_round(_cfg(repeats=3, frameworks=["autograd"]), "r", recs) == []
+
+
+@pytest.mark.parametrize("times,ok", [([1.0, 1.0, 1.0, 1.0, 1.0], True), ([1.0, 1.01, 0.99, 1.0, 1.005], True),
+                                       ([1.0, 1.3, 0.8], False)])
+def test_converged(times, ok):
+    assert plan.converged(times, 0.03) is ok
