@@ -68,8 +68,12 @@ def expand(cfg: RunConfig, run: str, architectures: list[str] | None = None, fra
                     if frameworks and fw not in frameworks:
                         continue
                     for mode, asked in _modes(b.architecture, fw, b.modes or cfg.modes):
-                        if cells is None or (name, fw, mode, device) in cells:
-                            jobs.append(_job(cfg, b, name, fw, mode, device, repeat, run, asked))
+                        if cells is not None and (name, fw, mode, device) not in cells:
+                            continue
+                        job = _job(cfg, b, name, fw, mode, device, repeat, run, asked)
+                        if job.preset_status == "unsupported" and repeat > 0:
+                            continue  # said once, in the first round: another seed changes nothing
+                        jobs.append(job)
     return jobs
 
 

@@ -36,6 +36,11 @@ def test_step_and_eager_run_torch_once_and_missing_modes_are_unsupported_without
         assert ag[m].preset_status == "unsupported" and f"no '{m}' mode" in ag[m].preset_reason
 
 
+def test_an_unsupported_mode_is_recorded_once_not_per_repeat():
+    jobs = plan.expand(_cfg(repeats=3, modes=["step", "eager"], frameworks=["autograd"]), "r")
+    assert [(j.mode, j.repeat) for j in jobs] == [("step", 0), ("eager", 0), ("step", 1), ("step", 2)]
+
+
 def test_jobs_interleave_frameworks_within_each_round():
     jobs = plan.expand(_cfg(repeats=2), "r")
     assert [j.repeat for j in jobs] == [0, 0, 0, 1, 1, 1]
