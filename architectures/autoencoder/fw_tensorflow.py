@@ -1,12 +1,26 @@
 """Autoencoder in TensorFlow: tf.Variables and raw TF ops (tied kernels are shared variables, which
 Keras's Dense layers cannot express), tf.GradientTape, and the canonical SGD/Adam update written
-with tf ops, the whole step in one tf.function traced once in build."""
+with tf ops.
+
+Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
+batch from a Python loop; ``epoch`` runs the whole epoch's loop inside one tf.function (AutoGraph
+turns it into a tf.while_loop); ``epoch-xla`` is that epoch compiled by XLA (``jit_compile=True``);
+``eager`` runs the same step op by op without tf.function. Predict is a tf.function in every mode.
+"""
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import AdapterBase, Optimizer, batch_loss, flat_rows, to_numpy
+from harness.frameworks.tensorflow import (
+    AdapterBase,
+    Optimizer,
+    batch_loss,
+    epoch_trainer,
+    flat_batches,
+    flat_rows,
+    to_numpy,
+)
 
 ACT = {"relu": tf.nn.relu, "tanh": tf.tanh, "sigmoid": tf.sigmoid, "linear": tf.identity}
 
@@ -29,26 +43,26 @@ def forward(params: dict[str, tf.Variable], x: tf.Tensor, model) -> tf.Tensor:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # one tf.function call per batch
+    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
+    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
+    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
+    MODES = ("step", "epoch", "epoch-xla", "eager")
     NOTES = ""
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
-        model = self.model
         d = int(np.prod(self.info.input_shape))
         with tf.device(self.dev):
             self.params = {k: tf.Variable(np.asarray(v, np.float32), name=k.replace(".", "_"))
                            for k, v in weights.items()}
             self.opt = Optimizer(self.train, list(self.params.values()))
-
         batch = tf.TensorSpec([None, d], tf.float32)
+        self._train = epoch_trainer(self._train_step, batch, batch, self.mode)
+        self._predict = tf.function(lambda x: forward(self.params, x, self.model), input_signature=[batch])
 
-        @tf.function(input_signature=[batch, batch])  # fixed signature: traced once
-        def step(x, y):
-            return self.opt.minimize(lambda: batch_loss(forward(self.params, x, model), y, classify=False))
-
-        self._step = step
-        self._predict = tf.function(lambda x: forward(self.params, x, model), input_signature=[batch])
+    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        """x (B, D) corrupted inputs, y (B, D) clean targets -> mean squared error; one optimizer step."""
+        return self.opt.minimize(lambda: batch_loss(forward(self.params, x, self.model), y, classify=False))
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {k: to_numpy(v) for k, v in self.params.items()}
@@ -56,12 +70,7 @@ class Adapter(AdapterBase):
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
         with tf.device(self.dev):
-            x = tf.convert_to_tensor(xb)
-            y = tf.convert_to_tensor(yb)
-            total = tf.zeros((), tf.float32)
-            for i in range(xb.shape[0]):
-                total += self._step(x[i], y[i])  # stays a tensor: no per-step host sync
-            return float(total.numpy()) / xb.shape[0]
+            return self._train(flat_batches(xb), flat_batches(yb))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""

@@ -1,18 +1,25 @@
-"""Boltzmann machine in TensorFlow: tf.Variables, raw TF ops and a per-step ``tf.function``.
+"""Boltzmann machine in TensorFlow: tf.Variables and raw TF ops.
 
 Keras has no Boltzmann machine layer and the update is not a gradient of a computed loss, so the
 weights, the optimizer slots and the persistent chains are tf.Variables, and SGD-momentum/Adam are
-written with tf ops (harness/optim.py's formulas; Keras's Adam places eps differently). The step
-function is created once with input signatures (no retracing) and slices its batch and noise from the
-epoch tensors; Gibbs sweeps are ``tf.range`` loops (``tf.while_loop``) over the unit-major (n, B) state,
-one unit for the whole batch per ``tensor_scatter_nd_update``.
+written with tf ops (harness/optim.py's formulas; Keras's Adam places eps differently). Gibbs sweeps
+are ``tf.range`` loops (``tf.while_loop`` when traced) over the unit-major (n, B) state, one unit for
+the whole batch per ``tensor_scatter_nd_update``.
+
+The harness's Gibbs noise arrives stacked per step with the batches (spec.make_epoch), so the update is
+an ordinary step(v, u) and every execution mode of harness.frameworks.tensorflow.epoch_trainer applies:
+``step`` calls one tf.function step per batch from a Python loop (traced once: input signatures);
+``epoch`` runs the whole epoch's loop inside one tf.function (a tf.while_loop); ``epoch-xla`` is that
+epoch compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by op without tf.function
+(the sweeps then loop in Python, one unit at a time: slow by nature). Predict is a tf.function in
+every mode.
 """
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import AdapterBase
+from harness.frameworks.tensorflow import AdapterBase, epoch_trainer
 
 
 def sweeps(w: tf.Tensor, b: tf.Tensor, s: tf.Tensor, units: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
@@ -31,7 +38,10 @@ def energy(w: tf.Tensor, b: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)
+    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
+    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
+    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
+    MODES = ("step", "epoch", "epoch-xla", "eager")
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -49,10 +59,8 @@ class Adapter(AdapterBase):
             self.offdiag = tf.constant(1.0 - np.eye(n, dtype=np.float32))
             self.pos_units = tf.constant(np.tile(np.arange(nv, n), k), tf.int32)  # sweep-major, as the noise
             self.neg_units = tf.constant(np.tile(np.arange(n), k), tf.int32)
-        sig = [tf.TensorSpec([None, None, nv], tf.float32),
-               tf.TensorSpec([None, None, k * (2 * model.hidden + nv)], tf.float32),
-               tf.TensorSpec([], tf.int32)]
-        self._step = tf.function(self._step_fn, input_signature=sig)
+        self._train = epoch_trainer(self._step_fn, tf.TensorSpec([None, nv], tf.float32),
+                                    tf.TensorSpec([None, k * (2 * model.hidden + nv)], tf.float32), mode)
         self._forward = tf.function(lambda s: tf.sigmoid(tf.matmul(s, self.W) + self.b),
                                     input_signature=[tf.TensorSpec([None, n], tf.float32)])
 
@@ -84,9 +92,8 @@ class Adapter(AdapterBase):
         vhat = v / (1 - tf.pow(tr.beta2, self.t))
         var.assign_sub(tr.lr * mhat / (tf.sqrt(vhat) + tr.eps))
 
-    def _step_fn(self, xs: tf.Tensor, us: tf.Tensor, i: tf.Tensor) -> tf.Tensor:
-        """Batch i: xs[i] (B, V) visibles, us[i] (B, noise) uniforms -> energy gap; updates the variables."""
-        v, u = xs[i], us[i]
+    def _step_fn(self, v: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
+        """One batch: v (B, V) visibles, u (B, noise) uniforms -> energy gap; updates the variables."""
         kh = self.model.gibbs_steps * self.model.hidden
         w, b = tf.identity(self.W), tf.identity(self.b)  # the step's weights, read once
         pos = tf.concat([tf.transpose(v), tf.zeros((self.model.hidden, tf.shape(v)[0]))], axis=0)
@@ -111,10 +118,7 @@ class Adapter(AdapterBase):
         if self.fresh:
             self.chains.assign(tf.zeros((self.n, batch)))
             self.fresh = False
-        total = tf.zeros(())
-        for i in range(steps):
-            total += self._step(xs, us, tf.constant(i, tf.int32))  # stays a tensor: no per-step host sync
-        return float(total.numpy()) / steps
+        return self._train(xs, us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""

@@ -4,8 +4,10 @@ the optimizer written in TF ops, tf.function steps.
 Keras is channels-last with (*K, cin, cout) kernels: the canonical layout, no transposes. Padding is
 an explicit ZeroPadding layer before a "valid" convolution, so it is symmetric (Keras's "same"
 pads the extra row at the bottom/right for even kernels and strides, unlike PyTorch).
-Modes: ``step`` calls one tf.function train step per batch from a Python loop; ``epoch`` runs the
-whole epoch's loop inside one tf.function (AutoGraph turns it into a tf.while_loop).
+Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
+batch from a Python loop; ``epoch`` runs the whole epoch's loop inside one tf.function (AutoGraph
+turns it into a tf.while_loop); ``epoch-xla`` is that epoch compiled by XLA (``jit_compile=True``);
+``eager`` runs the same step op by op without tf.function. Predict is a tf.function in every mode.
 """
 from __future__ import annotations
 
@@ -58,7 +60,10 @@ def make_net(model, info, weights: dict[str, np.ndarray]) -> tuple[keras.Sequent
 
 
 class Adapter(AdapterBase):
-    MODES = ("step", "epoch")  # step: tf.function per batch; epoch: one tf.function per epoch
+    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
+    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
+    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
+    MODES = ("step", "epoch", "epoch-xla", "eager")
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):

@@ -5,8 +5,14 @@ Keras's LSTM cell is the canonical layout as it stands: ``kernel`` (in, 4H), ``r
 (H, 4H), one ``bias`` (4H,), gates (i, f, c, o) = (i, f, g, o). It is built with
 ``recurrent_activation="sigmoid"`` (Keras 2's old default was hard_sigmoid) and
 ``unit_forget_bias=False`` (it only touches Keras's own initializer, which the canonical weights
-overwrite anyway). Modes: ``step`` calls one tf.function train step per batch from a Python loop;
-``epoch`` runs the whole epoch's loop inside one tf.function.
+overwrite anyway).
+
+Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
+batch from a Python loop; ``epoch`` runs the whole epoch's loop inside one tf.function (a
+tf.while_loop); ``epoch-xla`` is that epoch compiled by XLA (``jit_compile=True``); ``eager`` runs the
+same step op by op without tf.function. Predict is a tf.function in every mode. Keras's LSTM takes its
+cuDNN kernel when a GPU is visible; cuDNN ops do not compile under XLA, so ``epoch-xla`` builds the
+layers with ``use_cudnn=False`` (Keras's own while-loop cell, which XLA compiles on CPU and GPU alike).
 """
 from __future__ import annotations
 
@@ -28,22 +34,24 @@ from harness.frameworks.tensorflow import (
 )
 
 
-def _lstm(hidden: int) -> keras.layers.LSTM:
+def _lstm(hidden: int, use_cudnn: bool | str = "auto") -> keras.layers.LSTM:
     return keras.layers.LSTM(hidden, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                             unit_forget_bias=False, return_sequences=True)
+                             unit_forget_bias=False, return_sequences=True, use_cudnn=use_cudnn)
 
 
 class LSTMNet:
     """Stacked (Bidirectional) LSTM layers returning sequences, the readout, a Dense head."""
 
-    def __init__(self, weights: dict[str, np.ndarray], model, steps: int, features: int):
+    def __init__(self, weights: dict[str, np.ndarray], model, steps: int, features: int,
+                 use_cudnn: bool | str = "auto"):
         self.model, self.steps, self.features = model, steps, features
         self.dirs = ("fw", "bw") if model.bidirectional else ("fw",)
         width = features
         self.layers = []
         for _ in range(model.layers):
             # Bidirectional flips the backward outputs back to input order and concatenates [fw, bw]
-            layer = keras.layers.Bidirectional(_lstm(model.hidden)) if model.bidirectional else _lstm(model.hidden)
+            lstm = _lstm(model.hidden, use_cudnn)
+            layer = keras.layers.Bidirectional(lstm) if model.bidirectional else lstm
             layer.build((None, steps, width))
             self.layers.append(layer)
             width = len(self.dirs) * model.hidden
@@ -85,7 +93,10 @@ class LSTMNet:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step", "epoch")  # step: tf.function per batch; epoch: one tf.function per epoch
+    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
+    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
+    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
+    MODES = ("step", "epoch", "epoch-xla", "eager")
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -97,7 +108,8 @@ class Adapter(AdapterBase):
         ``head.kernel`` (ndir*H, out), ``head.bias`` (out,)."""
         steps, features = self.info.sequence_shape
         with tf.device(self.dev):
-            self.net = LSTMNet(weights, self.model, steps, features)
+            self.net = LSTMNet(weights, self.model, steps, features,
+                               use_cudnn=False if self.mode == "epoch-xla" else "auto")
             self.opt = Optimizer(self.train, self.net.trainable_variables)
         d = steps * features
         yshape, ytype = ([None, weights["head.bias"].shape[0]], tf.float32) if self.regression else ([None], tf.int64)

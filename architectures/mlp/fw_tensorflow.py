@@ -1,8 +1,10 @@
 """MLP in TensorFlow: Keras 3 Dense layers, the optimizer written in TF ops, tf.function steps.
 
-Modes: ``step`` calls one tf.function train step per batch from a Python loop (the custom
-training loop of the TF guides); ``epoch`` runs the whole epoch's loop inside one tf.function
-(AutoGraph turns it into a tf.while_loop).
+Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
+batch from a Python loop (the custom training loop of the TF guides); ``epoch`` runs the whole epoch's
+loop inside one tf.function (AutoGraph turns it into a tf.while_loop); ``epoch-xla`` is that epoch
+compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by op without tf.function.
+Predict is a tf.function in every mode.
 """
 from __future__ import annotations
 
@@ -36,7 +38,10 @@ def make_net(weights: dict[str, np.ndarray], n_layers: int, activation: str) -> 
 
 
 class Adapter(AdapterBase):
-    MODES = ("step", "epoch")  # step: tf.function per batch; epoch: one tf.function per epoch
+    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
+    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
+    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
+    MODES = ("step", "epoch", "epoch-xla", "eager")
     NOTES = ""
 
     def build(self, weights: dict[str, np.ndarray]) -> None:

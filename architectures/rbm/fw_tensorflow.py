@@ -1,6 +1,14 @@
 """RBM in TensorFlow: tf.Variables and raw TF ops (Keras has no RBM layer), Gibbs sampling with the
 harness noise, the CD/PCD update as tf.GradientTape of mean F(v_data) - mean F(stop_gradient(v_model)),
-the optimizer written in TF ops, one tf.function step per batch."""
+the optimizer written in TF ops.
+
+The harness's Gibbs noise arrives stacked per step with the batches (spec.make_epoch: yb (steps, B,
+width)), so the CD step is an ordinary step(v, u) and every execution mode of
+harness.frameworks.tensorflow.epoch_trainer applies: ``step`` calls one tf.function step per batch from
+a Python loop; ``epoch`` runs the whole epoch's loop inside one tf.function (a tf.while_loop);
+``epoch-xla`` is that epoch compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by
+op without tf.function. Predict is a tf.function in every mode.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -40,10 +48,10 @@ class RBM(tf.Module):
 
 
 class CDTrainer:
-    """CD-k / PCD-k for one RBM: optimizer slots, PCD chain variable and the traced step
-    (reused by the DBN for each layer's pretraining)."""
+    """CD-k / PCD-k for one RBM: optimizer slots, PCD chain variable and the epoch loop in execution
+    ``mode`` (reused by the DBN for each layer's pretraining)."""
 
-    def __init__(self, rbm: RBM, model, train):
+    def __init__(self, rbm: RBM, model, train, mode: str = "step"):
         self.rbm, self.k, self.persistent, self.wd = rbm, model.cd_k, model.persistent, model.weight_decay
         self.opt = Optimizer(train, [rbm.W, rbm.b_v, rbm.b_h])
         self.n_v, self.n_h = rbm.W.shape
@@ -51,8 +59,8 @@ class CDTrainer:
         self.started = False
         # Traced once: unknown batch size in the signatures, so no retracing per epoch.
         v, u = tf.TensorSpec([None, self.n_v], tf.float32), tf.TensorSpec([None, None], tf.float32)
-        self._train = epoch_trainer(self._train_step, v, u)
-        self._start = tf.function(self._chain_start, input_signature=[v, u])
+        self._train = epoch_trainer(self._train_step, v, u, mode)
+        self._start = self._chain_start if mode == "eager" else tf.function(self._chain_start, input_signature=[v, u])
 
     def _chain_start(self, v: tf.Tensor, u: tf.Tensor) -> None:
         self.chain.assign(tf.cast(u[:, :self.n_h] < self.rbm.hidden_probs(v), tf.float32))
@@ -84,14 +92,17 @@ class CDTrainer:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # one tf.function call per batch from a Python loop
+    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
+    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
+    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
+    MODES = ("step", "epoch", "epoch-xla", "eager")
     NOTES = ""
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""
         with tf.device(self.dev):
             self.rbm = RBM(weights)
-            self.trainer = CDTrainer(self.rbm, self.model, self.train)
+            self.trainer = CDTrainer(self.rbm, self.model, self.train, self.mode)
         self._forward = tf.function(self.rbm.hidden_probs,
                                     input_signature=[tf.TensorSpec([None, weights["W"].shape[0]], tf.float32)])
 

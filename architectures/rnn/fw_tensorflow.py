@@ -5,9 +5,13 @@ Keras's GRU orders the gate columns (z, r, h) and keeps its biases as one (2, 3H
 [input bias; recurrent bias]; the canonical layout is (r, z, n) with separate b_ih, b_hh, so the
 first two column blocks are swapped on the way in and out.
 
-Modes: ``step`` calls one tf.function train step per batch from a Python loop (the custom
-training loop of the TF guides); ``epoch`` runs the whole epoch's loop inside one tf.function
-(AutoGraph turns it into a tf.while_loop).
+Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
+batch from a Python loop (the custom training loop of the TF guides); ``epoch`` runs the whole epoch's
+loop inside one tf.function (AutoGraph turns it into a tf.while_loop); ``epoch-xla`` is that epoch
+compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by op without tf.function.
+Predict is a tf.function in every mode. Keras's GRU takes its cuDNN kernel when a GPU is visible; cuDNN
+ops do not compile under XLA, so ``epoch-xla`` builds the GRU with ``use_cudnn=False`` (Keras's own
+while-loop cell, which XLA compiles on CPU and GPU alike).
 """
 from __future__ import annotations
 
@@ -53,20 +57,22 @@ def _from_keras(cell_layer, prefix: str, cell: str) -> dict[str, np.ndarray]:
             prefix + "b_ih": bias[0].copy(), prefix + "b_hh": bias[1].copy()}
 
 
-def _recurrent_layer(model) -> keras.layers.Layer:
-    if model.cell == "simple":
+def _recurrent_layer(model, use_cudnn: bool | str = "auto") -> keras.layers.Layer:
+    if model.cell == "simple":  # SimpleRNN has no cuDNN path
         return keras.layers.SimpleRNN(model.hidden, activation="tanh", return_sequences=True)
     return keras.layers.GRU(model.hidden, activation="tanh", recurrent_activation="sigmoid",
-                            reset_after=True, return_sequences=True)
+                            reset_after=True, return_sequences=True, use_cudnn=use_cudnn)
 
 
-def make_net(weights: dict[str, np.ndarray], model, steps: int, features: int) -> tuple[keras.Model, list]:
+def make_net(weights: dict[str, np.ndarray], model, steps: int, features: int,
+             use_cudnn: bool | str = "auto") -> tuple[keras.Model, list]:
     """Functional model (N, T, F) -> (N, out), set to the canonical weights. Also returns, per
-    layer, its direction layers (fw[, bw]) for reading the weights back."""
+    layer, its direction layers (fw[, bw]) for reading the weights back. ``use_cudnn`` goes to the GRU
+    (False under XLA)."""
     inputs = keras.Input((steps, features))
     hs, per_layer = inputs, []
     for _ in range(model.layers):
-        layer = _recurrent_layer(model)
+        layer = _recurrent_layer(model, use_cudnn)
         if model.bidirectional:  # Keras returns the bw outputs in the original time order
             layer = keras.layers.Bidirectional(layer, merge_mode="concat")
         hs = layer(hs)
@@ -91,7 +97,10 @@ def make_net(weights: dict[str, np.ndarray], model, steps: int, features: int) -
 
 
 class Adapter(AdapterBase):
-    MODES = ("step", "epoch")  # step: tf.function per batch; epoch: one tf.function per epoch
+    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
+    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
+    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
+    MODES = ("step", "epoch", "epoch-xla", "eager")
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -102,7 +111,8 @@ class Adapter(AdapterBase):
         """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
         steps, features = self.info.sequence_shape
         with tf.device(self.dev):
-            self.net, self.parts = make_net(weights, self.model, steps, features)
+            self.net, self.parts = make_net(weights, self.model, steps, features,
+                                            use_cudnn=False if self.mode == "epoch-xla" else "auto")
             self.opt = Optimizer(self.train, self.net.trainable_variables)
         n_out = weights["head.bias"].shape[0]
         x = tf.TensorSpec([None, steps, features], tf.float32)

@@ -1,7 +1,8 @@
 """TensorFlow / Keras 3 helper. Thread env vars are set by the runner before import.
 
 Below the harness hooks: what every architectures/*/fw_tensorflow.py shares (the adapter base, the
-canonical optimizer in TF ops, the per-step and fused epoch loops, array conversions)."""
+canonical optimizer in TF ops, the epoch loops of every execution mode (``epoch_trainer``:
+step, epoch, epoch-xla, eager), array conversions)."""
 from __future__ import annotations
 
 import os
@@ -130,9 +131,13 @@ def batch_loss(out: tf.Tensor, y: tf.Tensor, classify: bool = True) -> tf.Tensor
     return tf.reduce_mean(tf.square(out - y))
 
 
+MODES = ("step", "epoch", "epoch-xla", "eager")  # what epoch_trainer runs (see there)
+
+
 def mean_step_loss(step: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: tf.Tensor, ys: tf.Tensor) -> float:
     """Per-step loop: step(xs[i], ys[i]) for xs (steps, B, ...), ys (steps, B, ...), in order (one split
-    op per epoch). The losses stay tensors (no host sync per step); returns their mean (one host fetch)."""
+    op per epoch). ``step`` is a tf.function ("step" mode) or the plain Python step ("eager" mode). The
+    losses stay tensors (no host sync per step); returns their mean (one host fetch)."""
     losses = [step(x, y) for x, y in zip(tf.unstack(xs), tf.unstack(ys))]
     return float(tf.reduce_mean(tf.stack(losses)))
 
@@ -150,17 +155,30 @@ def fused_epoch(step_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: tf.Ten
 def epoch_trainer(step_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.TensorSpec, y: tf.TensorSpec,
                   mode: str = "step") -> Callable[[tf.Tensor, tf.Tensor], float]:
     """train(xs (steps, B, ...), ys (steps, B, ...)) -> mean loss (float) from one train step
-    step_fn(x, y) -> scalar loss on batches with specs x, y. mode "step": one tf.function call per
-    batch from Python (mean_step_loss); "epoch": the whole epoch in one tf.function (fused_epoch).
-    Traced once: the signatures leave the batch and step counts unknown."""
-    if mode == "epoch":
+    step_fn(x, y) -> scalar loss on batches with specs x, y, in one of the ``MODES``:
+
+    - ``step``: one tf.function call per batch from a Python loop (mean_step_loss);
+    - ``epoch``: the whole epoch in one tf.function (fused_epoch: a tf.while_loop over the batches);
+    - ``epoch-xla``: the same fused epoch compiled by XLA (``tf.function(jit_compile=True)``); XLA
+      compiles once per concrete (steps, B) shape, so the first epoch carries the compile;
+    - ``eager``: step_fn itself, op by op with no tf.function, from the same Python loop as ``step``.
+
+    Every mode ends in a single host fetch of the mean loss per epoch. The tf.functions are traced once:
+    the signatures leave the batch and step counts unknown. (Adapters keep predict a tf.function in
+    every mode: the modes are about the training loop.)"""
+    if mode in ("epoch", "epoch-xla"):
         def epoch(xs: tf.Tensor, ys: tf.Tensor) -> tf.Tensor:
             return fused_epoch(step_fn, xs, ys)
 
-        fn = tf.function(epoch, input_signature=[tf.TensorSpec([None, *s.shape], s.dtype) for s in (x, y)])
+        fn = tf.function(epoch, input_signature=[tf.TensorSpec([None, *s.shape], s.dtype) for s in (x, y)],
+                         jit_compile=mode == "epoch-xla")
         return lambda xs, ys: float(fn(xs, ys))
-    step = tf.function(step_fn, input_signature=[x, y])
-    return lambda xs, ys: mean_step_loss(step, xs, ys)
+    if mode == "eager":
+        return lambda xs, ys: mean_step_loss(step_fn, xs, ys)
+    if mode == "step":
+        step = tf.function(step_fn, input_signature=[x, y])
+        return lambda xs, ys: mean_step_loss(step, xs, ys)
+    raise ValueError(f"TensorFlow has no execution mode {mode!r} (modes: {', '.join(MODES)})")
 
 
 def flat_rows(x: np.ndarray) -> tf.Tensor:
