@@ -23,7 +23,7 @@ def _adapter(fw, case, train):
     helper(fw).setup(2, 0)
     mod = importlib.import_module(f"architectures.autoencoder.fw_{fw}")
     weights = spec.init_weights(case["model"], case["info"], np.random.default_rng(0))
-    ad = mod.Adapter(case["model"], case["info"], train, mode="step", device="cpu", seed=0)
+    ad = mod.Adapter(case["model"], case["info"], train, mode=registry.modes("autoencoder", fw).resolve("step"), device="cpu", seed=0)
     ad.build({k: v.copy() for k, v in weights.items()})
     return ad, weights
 

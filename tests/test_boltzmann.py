@@ -81,7 +81,7 @@ def _adapter(fw: str, model: spec.Model, info: DataInfo, train: TrainConfig, w0:
 
     helper(fw).setup(2, 0)
     mod = importlib.import_module(f"architectures.boltzmann.fw_{fw}")
-    ad = mod.Adapter(model, info, train, mode="step", device="cpu", seed=0)
+    ad = mod.Adapter(model, info, train, mode=registry.modes("boltzmann", fw).resolve("step"), device="cpu", seed=0)
     ad.build({k: v.copy() for k, v in w0.items()})
     return ad
 

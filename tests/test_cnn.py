@@ -40,7 +40,7 @@ def _make(fw, model, info, train=None, mode="step"):
     mod = _module(fw)
     weights = spec.init_weights(model, info, np.random.default_rng(1))
     train = train or TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9)
-    ad = mod.Adapter(model, info, train, mode=mode, device="cpu", seed=0)
+    ad = mod.Adapter(model, info, train, mode=registry.modes("cnn", fw).resolve(mode), device="cpu", seed=0)
     ad.build({k: v.copy() for k, v in weights.items()})
     return ad, weights
 

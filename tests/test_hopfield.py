@@ -31,7 +31,7 @@ def _adapter(fw: str, model: spec.Model, n: int = N, name: str = "check"):
     helper(fw).setup(2, 0)
     mod = importlib.import_module(f"architectures.hopfield.fw_{fw}")
     info = DataInfo(name=name, input_shape=(n,), task="patterns")
-    ad = mod.Adapter(model, info, TrainConfig(epochs=1), mode="step", device="cpu", seed=0)
+    ad = mod.Adapter(model, info, TrainConfig(epochs=1), mode=registry.modes("hopfield", fw).resolve("step"), device="cpu", seed=0)
     ad.build(spec.init_weights(model, info, np.random.default_rng(0)))
     return ad
 

@@ -141,7 +141,7 @@ def _adapter(fw, model, info, train, weights):
     helper(fw).setup(2, 0)
     mod = importlib.import_module(f"architectures.rbm.fw_{fw}")
     try:
-        ad = mod.Adapter(model, info, train, mode="step", device="cpu", seed=0)
+        ad = mod.Adapter(model, info, train, mode=registry.modes("rbm", fw).resolve("step"), device="cpu", seed=0)
         ad.build({k: v.copy() for k, v in weights.items()})
     except Unsupported as e:
         pytest.skip(f"unsupported: {e}")

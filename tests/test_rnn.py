@@ -56,7 +56,7 @@ def test_rnn_variant_matches_reference(fw, variant):
     w0 = spec.init_weights(model, info, np.random.default_rng(0))
     assert sum(v.size for v in w0.values()) == param_count(spec, model, info)
 
-    ad = mod.Adapter(model, info, train, mode="step", device="cpu", seed=0)
+    ad = mod.Adapter(model, info, train, mode=registry.modes("rnn", fw).resolve("step"), device="cpu", seed=0)
     ad.build({k: v.copy() for k, v in w0.items()})
     np.testing.assert_allclose(ad.predict(x), spec.forward(w0, x, model), rtol=1e-4, atol=1e-5)
 

@@ -25,7 +25,7 @@ def _adapter(fw, model, info, train, weights):
 
     helper(fw).setup(2, 0)
     mod = importlib.import_module(f"architectures.som.fw_{fw}")
-    ad = mod.Adapter(model, info, train, mode="step", device="cpu", seed=0)
+    ad = mod.Adapter(model, info, train, mode=registry.modes("som", fw).resolve("step"), device="cpu", seed=0)
     ad.build({k: v.copy() for k, v in weights.items()})
     return ad
 

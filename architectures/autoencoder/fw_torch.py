@@ -1,5 +1,6 @@
-"""Autoencoder in PyTorch: nn.Linear layers (decoder biases as nn.Parameter when tied),
-torch.optim, eager per-step loop (PyTorch's default)."""
+"""Autoencoder in PyTorch: nn.Linear layers (decoder biases as nn.Parameter when tied), torch.optim;
+one train step per batch driven from Python, run eager (op by op, PyTorch's default) or
+torch.compile'd once at build (``compiled``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +15,7 @@ from harness.frameworks.torch import (
     linear,
     linear_weights,
     make_optimizer,
+    make_step,
     to_numpy,
 )
 
@@ -53,13 +55,15 @@ class AutoEncoder(nn.Module):
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # step = eager per-step loop, PyTorch's standard way
+    MODES = ("eager", "compiled")  # eager: op-by-op step loop (PyTorch's default); compiled: torch.compile'd step
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ""
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
         self.net = AutoEncoder(weights, self.model).to(self.dev)
         self.opt = make_optimizer(self.net.parameters(), self.train)
+        self.step = make_step(self.net, self.opt, F.mse_loss, self.mode)  # mean over batch and features
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -74,8 +78,7 @@ class Adapter(AdapterBase):
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        # F.mse_loss: mean over batch and features
-        return fit_epoch(self.net, self.opt, F.mse_loss, as_tensor(xb, self.dev), as_tensor(yb, self.dev))
+        return fit_epoch(self.net, self.step, as_tensor(xb, self.dev), as_tensor(yb, self.dev))
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:

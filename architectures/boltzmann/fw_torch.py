@@ -14,7 +14,8 @@ from harness.frameworks.torch import AdapterBase, as_tensor, make_optimizer, mea
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)
+    MODES = ("eager",)  # eager: one Gibbs-sampled update per batch, op by op from Python
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):

@@ -1,4 +1,5 @@
-"""CNN in PyTorch: nn.Conv{1,2}d + nn.MaxPool{1,2}d + nn.Linear, torch.optim, eager per-step loop.
+"""CNN in PyTorch: nn.Conv{1,2}d + nn.MaxPool{1,2}d + nn.Linear, torch.optim; one train step per batch
+driven from Python, run eager (op by op) or torch.compile'd once at build (``compiled``).
 
 PyTorch is channels-first: examples enter as (N, 1, *S), kernels are stored (cout, cin, *K), and the
 feature map is moved to channels-last before flattening so the dense head sees the canonical order.
@@ -17,6 +18,7 @@ from harness.frameworks.torch import (
     linear,
     linear_weights,
     make_optimizer,
+    make_step,
     set_params,
     to_numpy,
 )
@@ -46,7 +48,8 @@ def _from_torch_kernel(w: np.ndarray) -> np.ndarray:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # step = eager per-step loop, PyTorch's standard way
+    MODES = ("eager", "compiled")  # eager: op-by-op step loop (PyTorch's default); compiled: torch.compile'd step
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):
@@ -74,6 +77,7 @@ class Adapter(AdapterBase):
         self.net = nn.Sequential(*layers).to(self.dev)
         self.opt = make_optimizer(self.net.parameters(), self.train)
         self.loss_fn = nn.CrossEntropyLoss()
+        self.step = make_step(self.net, self.opt, self.loss_fn, self.mode)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -87,7 +91,7 @@ class Adapter(AdapterBase):
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
         x = as_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
-        return fit_epoch(self.net, self.opt, self.loss_fn, x, as_tensor(yb, self.dev, np.int64))
+        return fit_epoch(self.net, self.step, x, as_tensor(yb, self.dev, np.int64))
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """DBN in PyTorch: architectures/rbm's RBM modules and CD trainer per layer, an nn.Linear softmax
-classifier trained by autograd on the no_grad up-pass; eager per-step loops."""
+classifier trained by autograd on the no_grad up-pass; eager (op-by-op) per-step loops."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,11 +8,20 @@ from torch import nn
 
 from architectures.dbn import spec
 from architectures.rbm.fw_torch import RBM, CDTrainer
-from harness.frameworks.torch import AdapterBase, as_tensor, fit_epoch, linear, linear_weights, make_optimizer
+from harness.frameworks.torch import (
+    AdapterBase,
+    as_tensor,
+    fit_epoch,
+    linear,
+    linear_weights,
+    make_optimizer,
+    make_step,
+)
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # eager per-step loop, PyTorch's standard way
+    MODES = ("eager",)  # eager: op-by-op per-step loops, PyTorch's standard way
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):
@@ -28,6 +37,7 @@ class Adapter(AdapterBase):
         self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train) for l, rbm in enumerate(self.rbms)]
         self.clf_opt = make_optimizer([{"params": list(self.clf.parameters())}], self.train)
         self.loss_fn = nn.CrossEntropyLoss()
+        self.clf_step = make_step(self.clf, self.clf_opt, self.loss_fn, self.mode)
         self.epoch = 0
 
     def get_weights(self) -> dict[str, np.ndarray]:
@@ -52,7 +62,7 @@ class Adapter(AdapterBase):
         if layer is None:
             y = as_tensor(yb[..., 0], self.dev, np.int64)
             feats = self._up(x, len(self.rbms)).reshape(steps, b, -1)
-            return fit_epoch(self.clf, self.clf_opt, self.loss_fn, feats, y)
+            return fit_epoch(self.clf, self.clf_step, feats, y)
         us = as_tensor(yb[..., 1:1 + self.widths[layer]], self.dev)
         return self.trainers[layer].epoch(self._up(x, layer).reshape(steps, b, -1), us)
 

@@ -24,7 +24,8 @@ def sign(h: torch.Tensor) -> torch.Tensor:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)
+    MODES = ("eager",)  # eager: Python loops of torch ops, op by op (no torch.compile variant)
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):

@@ -1,4 +1,7 @@
-"""LSTM in PyTorch: nn.LSTM (batch_first) + nn.Linear, torch.optim, eager per-step loop."""
+"""LSTM in PyTorch: nn.LSTM (batch_first) + nn.Linear, torch.optim; one train step per batch driven
+from Python, run eager (op by op) or torch.compile'd once at build (``compiled``: the head, loss,
+backward and optimizer update compiled; nn.LSTM stays PyTorch's fused kernel, as torch.compile leaves
+it by default)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,6 +14,7 @@ from harness.frameworks.torch import (
     fit_epoch,
     linear_weights,
     make_optimizer,
+    make_step,
     set_params,
     to_numpy,
 )
@@ -43,8 +47,10 @@ def _suffix(l: int, d: str) -> str:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # step = eager per-step loop, PyTorch's standard way
-    NOTES = ""
+    MODES = ("eager", "compiled")  # eager: op-by-op step loop (PyTorch's default); compiled: torch.compile'd step
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
+    NOTES = ("compiled: torch.compile keeps nn.LSTM out of its graphs (Dynamo's default, allow_rnn=False): "
+             "the recurrence runs PyTorch's fused kernel between the compiled pieces")
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)
@@ -73,6 +79,7 @@ class Adapter(AdapterBase):
         self.net = net.to(self.dev)
         self.opt = make_optimizer([p for p in self.net.parameters() if p.requires_grad], self.train)
         self.loss_fn = nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
+        self.step = make_step(self.net, self.opt, self.loss_fn, self.mode)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -92,7 +99,7 @@ class Adapter(AdapterBase):
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
         y = as_tensor(yb, self.dev, np.float32 if self.regression else np.int64)
-        return fit_epoch(self.net, self.opt, self.loss_fn, self._seq(xb), y)
+        return fit_epoch(self.net, self.step, self._seq(xb), y)
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """RBM in PyTorch: an nn.Module with the free energy, Gibbs sampling under no_grad with the harness
 noise, and the CD/PCD update as autograd of mean F(v_data) - mean F(v_model) through torch.optim
-(the common PyTorch RBM recipe). Eager per-step loop."""
+(the common PyTorch RBM recipe). Mode ``eager``: the per-step loop, op by op."""
 from __future__ import annotations
 
 import numpy as np
@@ -77,7 +77,8 @@ class CDTrainer:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # eager per-step loop, PyTorch's standard way
+    MODES = ("eager",)  # eager: op-by-op per-step loop, PyTorch's standard way
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ""
 
     def build(self, weights: dict[str, np.ndarray]) -> None:

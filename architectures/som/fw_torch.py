@@ -24,7 +24,8 @@ def decay(value: float, t: torch.Tensor, total: int, kind: str, what: str) -> to
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # step = one eager update per sample (online) or per batch (batch)
+    MODES = ("eager",)  # eager: one op-by-op update per sample (online) or per batch (batch)
+    ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):

@@ -1,13 +1,20 @@
 """PyTorch helper: the worker's surface (version, devices, seeding, sync, memory, threads) and what
-the architectures' torch adapters share (optimizer, epoch loops, numpy <-> tensor conversions)."""
+the architectures' torch adapters share (optimizer, the train step in each execution mode, epoch
+loops, numpy <-> tensor conversions).
+
+Torch execution modes: ``eager`` (op by op from Python, PyTorch's default; the adapters map a request
+for ``step`` to it) and ``compiled`` (the same train step wrapped once by ``torch.compile``, still
+driven from Python one batch at a time); see ``make_step``."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import nn
 
+from architectures._shared import Unsupported
 from harness.frameworks import _common
 
 
@@ -64,9 +71,13 @@ def gpu_peak_mb() -> float | None:
 class AdapterBase:
     """The part of every torch ``Adapter`` that is the same everywhere: keeps the job's ``model``,
     ``info``, ``train``, ``mode`` and ``device``, the torch.device ``dev`` its tensors live on, and
-    ``sync()``. Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
+    ``sync()``. A requested mode named in the class's ``ALIASES`` is stored as the mode it runs
+    (``step`` -> ``eager``). Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, *, mode="eager", device="cpu", seed=0):
+        mode = getattr(self, "ALIASES", {}).get(mode, mode)
+        if mode not in getattr(self, "MODES", (mode,)):
+            raise ValueError(f"{type(self).__module__} has no mode {mode!r} (has: {', '.join(self.MODES)})")
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.dev = torch_device(device)
 
@@ -124,17 +135,78 @@ def mean_over_steps(step: Callable[..., torch.Tensor], *batches: torch.Tensor) -
     return float(total.item() / batches[0].shape[0])
 
 
-def fit_epoch(net: nn.Module, opt: torch.optim.Optimizer, loss_fn: Callable[..., torch.Tensor],
-              x: torch.Tensor, y: torch.Tensor) -> float:
-    """One eager optimizer step per batch: x (steps, B, ...) inputs, y (steps, B, ...) targets;
-    minimises ``loss_fn(net(x[i]), y[i])`` (mean over the batch). Returns the mean loss over the steps."""
-    net.train()
+# Execution modes of the per-step loop (``make_step``); ``step`` is an alias of ``eager`` in the adapters.
+STEP_MODES = ("eager", "compiled")
 
-    def step(xi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+
+def make_step(net: nn.Module, opt: torch.optim.Optimizer, loss_fn: Callable[..., torch.Tensor],
+              mode: str = "eager") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The train step ``step(x, y) -> loss`` (zero_grad, ``loss_fn(net(x), y)`` (mean over the batch),
+    backward, ``opt.step()``, the detached scalar loss), built once per adapter in ``build()``.
+
+    ``eager``: the plain Python function, op by op (PyTorch's default). ``compiled``: the same function
+    wrapped by ``torch.compile`` (inductor, static shapes) here, once: the first call traces and compiles
+    it (the first epoch carries that cost), later calls reuse the code (the harness drops the last partial
+    batch, so every batch has the same shape). As torch.compile does for any training step, Dynamo
+    runs ``zero_grad`` eagerly (it never traces it), compiles forward + loss into one graph whose
+    backward is AOT-compiled with it (``backward()`` itself is a graph break) and ``opt.step()`` into
+    another (the whole update of all parameters, fused). Raises ``Unsupported`` when torch.compile
+    cannot run here."""
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(xi), yi)
+        loss = loss_fn(net(x), y)
         loss.backward()
         opt.step()
         return loss.detach()
 
+    if mode == "eager":
+        return step
+    if mode == "compiled":
+        return compile_step(step, net)
+    raise ValueError(f"torch has no step mode {mode!r} (has: {', '.join(STEP_MODES)})")
+
+
+def compile_step(step: Callable[..., torch.Tensor], net: nn.Module) -> Callable[..., torch.Tensor]:
+    """``torch.compile(step)`` with static shapes and default options, after checking that
+    torch.compile works on the parameters' device (else ``Unsupported``).
+
+    Dynamo's caches are reset first: it keeps compiled code per Python code object (this ``step``,
+    the optimizer's methods), shared by every adapter in the process, and once ``recompile_limit``
+    entries pile up (dead adapters' included) it silently runs later ones eagerly. A worker builds one
+    adapter per process; the check set builds many. nn.RNN/GRU/LSTM modules stay out of the graphs
+    (Dynamo's default, ``allow_rnn=False``): they run their fused ATen kernel between the compiled
+    pieces. (``allow_rnn=True`` unrolls the recurrence into the graph: on the CPU in torch 2.13 it
+    picks the inference-only oneDNN layer while training and fails, and with oneDNN off it compiled
+    for ~30 s and was no faster than the fused kernel.)"""
+    problem = _compile_problem(next(net.parameters()).device.type)
+    if problem:
+        raise Unsupported(problem)
+    torch.compiler.reset()
+    return torch.compile(step, dynamic=False)
+
+
+@lru_cache(maxsize=None)
+def _compile_problem(device_type: str) -> str | None:
+    """None when torch.compile (inductor) builds and runs a trivial function on ``device_type``, else
+    why not (e.g. no C++ compiler on the CPU, no triton on a GPU). Once per process."""
+
+    def probe(a: torch.Tensor) -> torch.Tensor:
+        return (a * 2 + 1).sum()
+
+    try:
+        out = torch.compile(probe, dynamic=False)(torch.ones(4, device=device_type))
+        if float(out) != 12.0:
+            return f"torch.compile gives a wrong result on {device_type} ({float(out)} for 12)"
+    except Exception as e:  # noqa: BLE001 - any toolchain failure means: this mode cannot run here
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        return f"torch.compile does not work on {device_type}: {type(e).__name__}: {first}"
+    return None
+
+
+def fit_epoch(net: nn.Module, step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+              x: torch.Tensor, y: torch.Tensor) -> float:
+    """One ``step(x[i], y[i])`` (from ``make_step``) per batch, in order: x (steps, B, ...) inputs,
+    y (steps, B, ...) targets, ``net`` in training mode. Returns the mean loss over the steps."""
+    net.train()
     return mean_over_steps(step, x, y)
