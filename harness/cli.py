@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -59,7 +60,7 @@ class RichProgress:
         self.progress.update(self.task, total=(task.total or 0) + n)
 
     def job_started(self, job) -> None:
-        self.progress.update(self.task, description=f"{job.job_id}")
+        self.progress.update(self.task, description=escape(job.job_id))  # sweep names hold [...]
 
     def job_done(self, job, rec: dict) -> None:
         st = rec["status"]
@@ -74,7 +75,8 @@ class RichProgress:
                      (f"epoch={ep * 1e3:.1f}ms" if ep else "")
         else:
             detail = rec.get("error") or ""
-        self.progress.console.print(f"[{colour}]{st:>11}[/] {job.job_id}  {detail}", markup=True, highlight=False)
+        self.progress.console.print(f"[{colour}]{st:>11}[/] {escape(job.job_id)}  {escape(detail)}", markup=True,
+                                    highlight=False)
         self.progress.advance(self.task)
 
     def stop(self) -> None:

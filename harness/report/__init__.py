@@ -203,9 +203,9 @@ def _matrix(records: list[dict]) -> dict:
             if rs:
                 c = Counter(r["status"] for r in rs)
                 ok = c.get("ok", 0)
-                state = "ok" if ok == len(rs) else ("unsupported" if c.get("unsupported") == len(rs) else
-                                                   ("bad" if ok == 0 else "mixed"))
-                text = f"{ok}/{len(rs)} ok" if state != "unsupported" else "unsupported"
+                ran = len(rs) - c.get("unsupported", 0)  # a mode the framework lacks is not a failure
+                state = "unsupported" if not ran else ("ok" if ok == ran else ("bad" if ok == 0 else "mixed"))
+                text = f"{ok}/{ran} ok" if state != "unsupported" else "unsupported"
                 title = "; ".join(sorted({r.get("error") or "" for r in rs} - {""}))[:400]
             else:
                 state = {"implemented": "notrun", "unsupported": "unsupported", "missing": "missing"}[impl.status]
@@ -214,6 +214,18 @@ def _matrix(records: list[dict]) -> dict:
             row.append({"state": state, "text": text, "title": title})
         grid.append({"arch": a, "cells": row})
     return {"frameworks": [registry.DISPLAY.get(f, f) for f in fws], "rows": grid}
+
+
+def _grouped(records: list[dict]) -> list[dict]:
+    """Skipped/unsupported records, one row per (benchmark, status, reason) with the cells it covers."""
+    rows: dict[tuple, dict] = {}
+    for r in records:
+        key = (r["benchmark"], r["status"], r.get("error") or "")
+        row = rows.setdefault(key, {"benchmark": key[0], "status": key[1], "error": key[2], "cells": []})
+        cell = f"{r['framework']}/{r['mode']}" + ("" if r["device"] == "cpu" else f"/{r['device']}")
+        if cell not in row["cells"]:
+            row["cells"].append(cell)
+    return list(rows.values())
 
 
 def _probe_rows(env: dict) -> list[dict]:
@@ -245,7 +257,7 @@ def build(out_dir: Path) -> Path:
     peaks = env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}
     sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peaks) for n, rs in by_bench.items()]
     problems = [r for r in res.records if r["status"] in ("failed", "timeout")]
-    skipped = [r for r in res.records if r["status"] in ("skipped", "unsupported")]
+    skipped = _grouped([r for r in res.records if r["status"] in ("skipped", "unsupported")])
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
     cores = env.get("cores_logical") or os.cpu_count() or 1
     busy = {"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None
