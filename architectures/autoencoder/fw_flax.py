@@ -1,6 +1,10 @@
 """Autoencoder in Flax NNX: nnx.Linear layers (decoder biases as nnx.Param when tied), trained by
-harness.frameworks.flax.Trainer on the mean squared error (nnx.Optimizer over optax, one nnx.jit'd
-step per batch through nnx.cached_partial, the losses summed on the device)."""
+harness.frameworks.flax.Trainer on the mean squared error (nnx.Optimizer over optax).
+
+Modes: ``step`` runs one nnx.jit'd optimizer step per batch from a Python loop (through
+nnx.cached_partial, the losses summed on the device); ``epoch`` fuses the whole epoch into one
+jitted ``nnx.scan`` over the (corrupted input, clean target) batches (``Trainer.epoch``).
+"""
 from __future__ import annotations
 
 import jax
@@ -57,7 +61,7 @@ class AutoEncoder(nnx.Module):
 
 
 class Adapter:
-    MODES = ("step",)  # one nnx.jit-compiled optimizer step per batch
+    MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -87,6 +91,8 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
         xs, ys = put_steps(xb, self.dev), put_steps(yb, self.dev)
+        if self.mode == "epoch":
+            return self.trainer.epoch(xs, ys, "epoch")
         # each loss added outside the jit (not Trainer.summed_epoch, whose add XLA may fuse: other last bits)
         return sum_steps(lambda total, i: total + self.trainer.step(xs, ys, i), xs.shape[0], self.dev)
 

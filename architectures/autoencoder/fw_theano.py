@@ -1,12 +1,18 @@
 """Autoencoder in Theano (PyTensor): a symbolic graph over float32 shared variables, pytensor.grad,
-and one pytensor.function whose ``updates=`` apply the canonical SGD/Adam step, compiled once."""
+and the canonical SGD/Adam step written symbolically (harness.frameworks.theano), compiled once in build.
+
+Modes: ``step`` compiles the step as a ``pytensor.function`` with ``updates=`` and calls it per batch
+(Theano's classic loop); ``epoch`` runs the same step inside one ``pytensor.scan`` over the epoch's
+(corrupted input, clean target) batches, carrying the weights and optimizer state, so one call of
+one compiled function trains the whole epoch.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from harness.frameworks.theano import Optimizer, check_device, compile_step, epoch_mean, flat32
+from harness.frameworks.theano import Optimizer, check_device, compile_epoch, compile_step, epoch_mean, flat32
 
 F32 = "float32"
 ACT = {"relu": lambda h: pt.maximum(h, np.float32(0)), "tanh": pt.tanh, "sigmoid": pt.sigmoid, "linear": lambda h: h}
@@ -27,7 +33,7 @@ def forward(params: dict, x, model):
 
 
 class Adapter:
-    MODES = ("step",)  # one call of the compiled update function per batch
+    MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -39,10 +45,13 @@ class Adapter:
         self.params = {k: pytensor.shared(np.array(v, dtype=np.float32), name=k) for k, v in weights.items()}
         x = pt.matrix("x", dtype=F32)
         self._predict = pytensor.function([x], forward(self.params, x, self.model))
-        # f(x (B, D) corrupted, y (B, D) clean) -> loss; Adam's 1 - beta rounded from float64
-        opt = Optimizer(self.train)
-        y = pt.matrix("y", dtype=F32)
-        self._step = compile_step(self._loss, opt, list(self.params.values()), x, y)
+        opt, params = Optimizer(self.train), list(self.params.values())
+        if self.mode == "epoch":  # f(xs (steps, B, D) corrupted, ys (steps, B, D) clean) -> mean loss
+            xs, ys = pt.tensor3("xs", dtype=F32), pt.tensor3("ys", dtype=F32)
+            self._train = compile_epoch(self._loss, opt, params, xs, ys)
+        else:  # f(x (B, D) corrupted, y (B, D) clean) -> loss
+            y = pt.matrix("y", dtype=F32)
+            self._train = compile_step(self._loss, opt, params, x, y)
 
     def _loss(self, params: list, x, y):
         out = forward(dict(zip(self.params, params)), x, self.model)
@@ -53,7 +62,8 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        return epoch_mean(self._step, np.asarray(xb, np.float32), np.asarray(yb, np.float32))
+        xs, ys = flat32(xb, lead=2), flat32(yb, lead=2)
+        return float(self._train(xs, ys)) if self.mode == "epoch" else epoch_mean(self._train, xs, ys)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""

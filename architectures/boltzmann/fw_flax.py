@@ -1,10 +1,14 @@
 """Boltzmann machine in Flax: an ``nnx.Module`` with ``W``/``b`` Params and the persistent chains as an
-nnx Variable, ``nnx.Optimizer`` and an ``nnx.jit`` train step.
+nnx Variable, ``nnx.Optimizer`` and ``nnx.jit``.
 
 The AHS gradient is a difference of sampled statistics (no nnx.grad); it is wrapped as an
 ``nnx.State`` of Params and applied with ``optimizer.update`` (harness.frameworks.flax.new_optimizer:
 optax.sgd/adam = harness/optim.py).
 Gibbs sweeps are a ``lax.scan`` over the flattened (sweep, unit) sequence; states are unit-major (n, B).
+
+Modes: ``step`` runs one jitted train step per batch from a Python loop; ``epoch`` fuses the epoch's
+steps into one jitted ``nnx.scan`` over the batches and their noise (harness.frameworks.flax's
+``scan_steps``), carrying the module (weights and chains) and the optimizer.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import forward, jax_device, new_optimizer, put_steps, sum_steps
+from harness.frameworks.flax import forward, jax_device, new_optimizer, put_steps, scan_steps, sum_steps
 
 
 class Chains(nnx.Variable):
@@ -60,22 +64,38 @@ class BoltzmannMachine(nnx.Module):
         return pos, neg
 
 
-@nnx.jit
-def train_step(bm: BoltzmannMachine, optimizer: nnx.Optimizer, total: jax.Array, xs: jax.Array,
-               us: jax.Array, i: jax.Array) -> jax.Array:
-    """One batch xs[i] (B, V) with uniforms us[i]: AHS update of the Params; returns total + energy gap."""
-    pos, neg = bm.phases(xs[i], us[i])
+def ahs_update(bm: BoltzmannMachine, optimizer: nnx.Optimizer, v: jax.Array, u: jax.Array) -> jax.Array:
+    """One batch v (B, V) with uniforms u (B, noise): AHS update of the Params (and the chains);
+    returns the energy gap, computed with the weights before the update."""
+    pos, neg = bm.phases(v, u)
     gap = bm.energy(pos) - bm.energy(neg)
     n, batch = pos.shape
     grad_w = -(pos @ pos.T - neg @ neg.T) / batch + bm.weight_decay * bm.W[...]
     grads = nnx.State({"W": nnx.Param(grad_w * (1.0 - jnp.eye(n, dtype=grad_w.dtype))),
                        "b": nnx.Param(-(pos.sum(1) - neg.sum(1)) / batch)})
     optimizer.update(bm, grads)
-    return total + gap
+    return gap
+
+
+@nnx.jit
+def train_step(bm: BoltzmannMachine, optimizer: nnx.Optimizer, total: jax.Array, xs: jax.Array,
+               us: jax.Array, i: jax.Array) -> jax.Array:
+    """One batch xs[i] (B, V) with uniforms us[i] (``ahs_update``); returns total + energy gap."""
+    return total + ahs_update(bm, optimizer, xs[i], us[i])
+
+
+@nnx.jit
+def train_scan(bm: BoltzmannMachine, optimizer: nnx.Optimizer, xs: jax.Array, us: jax.Array) -> jax.Array:
+    """The whole epoch as one ``nnx.scan`` of ``ahs_update`` over xs (steps, B, V), us (steps, B,
+    noise); returns the mean energy gap."""
+    def update(carry, v, u):
+        return carry, ahs_update(*carry, v, u)
+
+    return scan_steps(update, (bm, optimizer), xs, us)[1]
 
 
 class Adapter:
-    MODES = ("step",)
+    MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -98,9 +118,12 @@ class Adapter:
         steps, batch = xb.shape[:2]
         if self.bm.chains.shape[1] != batch:  # first epoch after build: all-zero chains
             self.bm.chains = Chains(jax.device_put(np.zeros((self.n, batch), np.float32), self.dev))
+        xs, us = put_steps(xb, self.dev), put_steps(yb, self.dev)
+        if self.mode == "epoch":
+            return float(train_scan(self.bm, self.optimizer, xs, us))
         # a plain partial: nnx.cached_partial needs a fixed graph, and the chains Variable is replaced above
         step = partial(train_step, self.bm, self.optimizer)
-        return sum_steps(step, steps, self.dev, put_steps(xb, self.dev), put_steps(yb, self.dev))
+        return sum_steps(step, steps, self.dev, xs, us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""

@@ -2,8 +2,12 @@
 
 Sequential Gibbs sweeps are a ``lax.scan`` over the flattened (sweep, unit) sequence with the matching
 uniforms; states are unit-major (n, B). The gradient is the difference of sampled statistics (no
-jax.grad) and goes through optax.sgd/optax.adam, which are harness/optim.py's formulas. One jitted
-call per step slices the step's batch and noise from the epoch arrays (one dispatch per step).
+jax.grad) and goes through optax.sgd/optax.adam, which are harness/optim.py's formulas.
+
+Modes (harness.frameworks.jax's ``update_fns``): ``step`` calls one jitted step per batch from a
+Python loop, slicing the step's batch and noise from the epoch arrays (one dispatch per step);
+``epoch`` fuses the epoch's steps into one jitted ``lax.scan`` over the batches and their noise
+(around the sweeps' scans), carrying the weights, optimizer state and chains.
 """
 from __future__ import annotations
 
@@ -12,7 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from harness.frameworks.jax import AdapterBase, drive_steps, host_tree, init_state, optax_optimizer, put_tree
+from harness.frameworks.jax import (
+    AdapterBase,
+    host_tree,
+    init_state,
+    optax_optimizer,
+    put_tree,
+    run_epoch,
+    update_fns,
+)
 
 
 def sweeps(params: dict, s: jax.Array, units: jax.Array, u: jax.Array) -> jax.Array:
@@ -31,15 +43,15 @@ def energy(params: dict, s: jax.Array) -> jax.Array:
     return jnp.mean(-0.5 * jnp.sum((params["W"] @ s) * s, axis=0) - params["b"] @ s)
 
 
-def make_step(model, nv: int, tx: optax.GradientTransformation):
-    """The jitted per-batch update: (params, opt_state, chains, total, xs, us, i) -> same, updated."""
+def make_update(model, nv: int, tx: optax.GradientTransformation):
+    """The pure per-batch update (params, opt_state, chains, v (B, V), u (B, noise)) -> (params,
+    opt_state, chains, energy gap); ``chains`` (n, B) are the negative states, returned for PCD."""
     k, h = model.gibbs_steps, model.hidden
     n = nv + h
     pos_units = jnp.tile(jnp.arange(nv, n), k)  # sweep-major, as the noise layout
     neg_units = jnp.tile(jnp.arange(n), k)
 
-    def step(params, opt_state, chains, total, xs, us, i):
-        v, u = xs[i], us[i]
+    def update(params, opt_state, chains, v, u):
         batch = v.shape[0]
         pos = jnp.concatenate([v.T, jnp.zeros((h, batch), v.dtype)])
         pos = sweeps(params, pos, pos_units, u[:, : k * h].T)
@@ -49,13 +61,13 @@ def make_step(model, nv: int, tx: optax.GradientTransformation):
         grad_w = grad_w * (1.0 - jnp.eye(n, dtype=grad_w.dtype))
         grads = {"W": grad_w, "b": -(pos.sum(1) - neg.sum(1)) / batch}
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, neg, total + gap
+        return optax.apply_updates(params, updates), opt_state, neg, gap
 
-    return step
+    return update
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)
+    MODES = ("step", "epoch")  # step: jitted step per batch from Python; epoch: one jitted lax.scan
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):
@@ -63,7 +75,7 @@ class Adapter(AdapterBase):
         self.nv = int(np.prod(info.input_shape))
         self.n = self.nv + model.hidden
         self.tx = optax_optimizer(train)
-        self._step = jax.jit(make_step(model, self.nv, self.tx), donate_argnums=(0, 1, 2, 3))
+        self._fns = update_fns(make_update(model, self.nv, self.tx), 3)  # state (params, opt_state, chains)
         self._forward = jax.jit(lambda params, s: jax.nn.sigmoid(s @ params["W"] + params["b"]))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -82,8 +94,8 @@ class Adapter(AdapterBase):
         us = jax.device_put(np.asarray(yb, np.float32), self.dev)
         if self.chains is None:  # also the (unused) carry when chains are not persistent
             self.chains = jax.device_put(np.zeros((self.n, batch), np.float32), self.dev)
-        (self.params, self.opt_state, self.chains), gap = drive_steps(
-            self._step, (self.params, self.opt_state, self.chains), xs, us, self.dev)
+        (self.params, self.opt_state, self.chains), gap = run_epoch(
+            self._fns, (self.params, self.opt_state, self.chains), xs, us, self.dev, fused=self.mode == "epoch")
         return gap
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -1,9 +1,14 @@
-"""Boltzmann machine in Theano (PyTensor): float32 shared variables, one compiled step with ``updates=``.
+"""Boltzmann machine in Theano (PyTensor): float32 shared variables and one compiled train function.
 
 The step graph (compiled once in ``__init__``) holds both Gibbs phases as ``pytensor.scan`` loops over
 the flattened (sweep, unit) sequence with their uniforms (``set_subtensor`` of one unit for the whole
 batch, unit-major (n, B) states), the AHS statistics, and harness/optim.py's SGD-momentum/Adam written
 symbolically; weights, optimizer slots and persistent chains are shared variables updated in place.
+
+Modes: ``step`` compiles the step as a ``pytensor.function`` with ``updates=`` and calls it per batch
+(Theano's classic loop); ``epoch`` runs the same step inside one outer ``pytensor.scan`` over the
+epoch's batches and their noise (the sweeps' scans nested in it), carrying weights, optimizer slots
+and chains, so one call of one compiled function trains the whole epoch (``compile_scan``).
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from harness.frameworks.theano import check_device, epoch_mean, flat32
+from harness.frameworks.theano import check_device, compile_scan, epoch_mean, flat32
 
 F32 = np.float32
 
@@ -33,7 +38,7 @@ def energy(w, b, s):
 
 
 class Adapter:
-    MODES = ("step",)
+    MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -50,44 +55,59 @@ class Adapter:
         self.chains = pytensor.shared(np.zeros((n, 0), F32), name="chains")
         self._compile()
 
-    def _optimizer_updates(self, grads: dict) -> list:
-        """harness/optim.py's update for W and b, as (shared, new value) pairs. Not the helper's
-        Optimizer: t is float32 and Adam's bias corrections are computed in float32."""
-        tr, t = self.train, self.t + F32(1)
-        out = [(self.t, t)]
-        for name, p in (("W", self.W), ("b", self.b)):
-            g, (m, v) = grads[name], self.slots[name]
+    def _optimizer(self, params: list, slots: list, t, grads: list) -> tuple[list, list, object]:
+        """harness/optim.py's update, symbolic: params [W, b], slots [m_W, v_W, m_b, v_b] (Adam's moments,
+        or SGD's velocity in v), t the float32 step count -> (new params, new slots, t + 1). Not the
+        helper's Optimizer: t is float32 and Adam's bias corrections are computed in float32."""
+        tr, t = self.train, t + F32(1)
+        new_p, new_s = [], []
+        for p, g, m, v in zip(params, grads, slots[0::2], slots[1::2]):
             if tr.optimizer == "sgd":
                 v_new = F32(tr.momentum) * v + g
-                out += [(v, v_new), (p, p - F32(tr.lr) * v_new)]
+                new_p.append(p - F32(tr.lr) * v_new)
+                new_s += [m, v_new]
                 continue
             m_new = F32(tr.beta1) * m + F32(1 - tr.beta1) * g
             v_new = F32(tr.beta2) * v + F32(1 - tr.beta2) * g * g
             mhat = m_new / (F32(1) - pt.pow(F32(tr.beta1), t))
             vhat = v_new / (F32(1) - pt.pow(F32(tr.beta2), t))
-            out += [(m, m_new), (v, v_new), (p, p - F32(tr.lr) * mhat / (pt.sqrt(vhat) + F32(tr.eps)))]
-        return out
+            new_p.append(p - F32(tr.lr) * mhat / (pt.sqrt(vhat) + F32(tr.eps)))
+            new_s += [m_new, v_new]
+        return new_p, new_s, t
 
-    def _compile(self) -> None:
-        """The train step (v (B, V), u (B, noise)) -> energy gap, and the conditionals, compiled once."""
+    def _update(self, carry: list, v, u) -> tuple[list, object]:
+        """One batch, symbolic: carry [W, b, m_W, v_W, m_b, v_b, t, chains] (the shared variables'
+        order in ``self.state``), v (B, V) visibles, u (B, noise) uniforms -> (new carry, energy gap
+        with the weights before the update)."""
         k, h, n, nv = self.model.gibbs_steps, self.model.hidden, self.n, self.nv
-        v, u = pt.matrix("v", dtype="float32"), pt.matrix("u", dtype="float32")
-        W, b = self.W, self.b
+        W, b, slots, t, chains = carry[0], carry[1], carry[2:6], carry[6], carry[7]
         pos = pt.concatenate([v.T, pt.zeros((h, v.shape[0]), dtype="float32")], axis=0)
         if h:  # no hidden units: the positive phase is the data alone
             pos = sweeps(W, b, pos, np.tile(np.arange(nv, n), k), u[:, : k * h].T)
-        start = self.chains if self.model.persistent else pos
+        start = chains if self.model.persistent else pos
         neg = sweeps(W, b, start, np.tile(np.arange(n), k), u[:, k * h:].T)
         batch = v.shape[0].astype("float32")
         offdiag = pt.constant(1.0 - np.eye(n, dtype=F32))
         decay = F32(self.model.weight_decay) * W
         grad_w = (-(pt.dot(pos, pos.T) - pt.dot(neg, neg.T)) / batch + decay) * offdiag
-        grads = {"W": grad_w, "b": -(pt.sum(pos, axis=1) - pt.sum(neg, axis=1)) / batch}
+        grad_b = -(pt.sum(pos, axis=1) - pt.sum(neg, axis=1)) / batch
         gap = energy(W, b, pos) - energy(W, b, neg)
-        updates = [(self.chains, neg), *self._optimizer_updates(grads)]
-        self._step = pytensor.function([v, u], gap, updates=updates)
+        new_p, new_s, t = self._optimizer([W, b], slots, t, [grad_w, grad_b])
+        return [*new_p, *new_s, t, neg], gap
+
+    def _compile(self) -> None:
+        """The train function and the conditionals, compiled once. step: f(v (B, V), u (B, noise)) ->
+        energy gap; epoch: f(xs (steps, B, V), us (steps, B, noise)) -> mean energy gap."""
+        self.state = [self.W, self.b, *self.slots["W"], *self.slots["b"], self.t, self.chains]
+        if self.mode == "epoch":
+            xs, us = pt.tensor3("xs", dtype="float32"), pt.tensor3("us", dtype="float32")
+            self._train = compile_scan(self._update, self.state, xs, us)
+        else:
+            v, u = pt.matrix("v", dtype="float32"), pt.matrix("u", dtype="float32")
+            new, gap = self._update(self.state, v, u)
+            self._train = pytensor.function([v, u], gap, updates=list(zip(self.state, new)))
         s = pt.matrix("s", dtype="float32")
-        self._forward = pytensor.function([s], pt.sigmoid(pt.dot(s, W) + b))
+        self._forward = pytensor.function([s], pt.sigmoid(pt.dot(s, self.W) + self.b))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (n, n) symmetric zero-diagonal, ``b`` (n,); resets optimizer, chains."""
@@ -107,7 +127,8 @@ class Adapter:
         if self.fresh:
             self.chains.set_value(np.zeros((self.n, xb.shape[1]), F32))
             self.fresh = False
-        return epoch_mean(self._step, flat32(xb, lead=2), np.asarray(yb, F32))
+        xs, us = flat32(xb, lead=2), np.ascontiguousarray(yb, dtype=F32)
+        return float(self._train(xs, us)) if self.mode == "epoch" else epoch_mean(self._train, xs, us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""

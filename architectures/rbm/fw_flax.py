@@ -1,6 +1,10 @@
 """RBM in Flax NNX: an nnx.Module with nnx.Param weights, Gibbs sampling with the harness noise, the
-CD/PCD update as nnx.grad of mean F(v_data) - mean F(stop_gradient(v_model)) through nnx.Optimizer,
-one nnx.jit'd step per batch."""
+CD/PCD update as nnx.grad of mean F(v_data) - mean F(stop_gradient(v_model)) through nnx.Optimizer.
+
+Modes: ``step`` runs one nnx.jit'd CD step per batch from a Python loop (the NNX tutorial's way);
+``epoch`` fuses the epoch's steps into one jitted ``nnx.scan`` over the batches and their noise,
+carrying the module, optimizer and PCD chain (harness.frameworks.flax's ``scan_steps``).
+"""
 from __future__ import annotations
 
 from functools import partial
@@ -10,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import commit, jax_device, new_optimizer, put_rows, put_steps
+from harness.frameworks.flax import commit, jax_device, new_optimizer, put_rows, put_steps, scan_steps
 
 NAMES = ("W", "b_v", "b_h")
 
@@ -66,6 +70,20 @@ def _step_at(rbm: RBM, opt: nnx.Optimizer, chain: jax.Array, total: jax.Array, x
     return chain, total + err
 
 
+@partial(nnx.jit, static_argnames=("k", "persistent", "wd"))
+def _scan_epoch(rbm: RBM, opt: nnx.Optimizer, chain: jax.Array, xs: jax.Array, us: jax.Array, *, k: int,
+                persistent: bool, wd: float) -> tuple[jax.Array, jax.Array]:
+    """The whole epoch as one ``nnx.scan`` of ``cd_update`` over the batches xs (steps, B, V) and
+    their noise us (steps, B, width); returns (chain, mean reconstruction error)."""
+    def update(carry, v, u):
+        rbm, opt, chain = carry
+        chain, err = cd_update(rbm, opt, chain, v, u, k, persistent, wd)
+        return (rbm, opt, chain), err
+
+    (_, _, chain), mean = scan_steps(update, (rbm, opt, chain), xs, us)
+    return chain, mean
+
+
 @nnx.jit
 def _chain_start(rbm: RBM, v: jax.Array, u: jax.Array) -> jax.Array:
     """PCD's initial chain: h0 = [u < p(h|v)] on the first batch, as CD's chain start."""
@@ -78,20 +96,25 @@ def _hidden(rbm: RBM, x: jax.Array) -> jax.Array:
 
 
 class CDTrainer:
-    """One RBM's optimizer, PCD chain and cached jitted step (reused by the DBN per layer)."""
+    """One RBM's optimizer, PCD chain and cached jitted step or fused epoch (reused by the DBN per
+    layer). ``fused``: each epoch is one jitted ``nnx.scan`` over the steps, not a step per batch."""
 
-    def __init__(self, rbm: RBM, model, train, dev):
-        self.rbm, self.dev = rbm, dev
+    def __init__(self, rbm: RBM, model, train, dev, fused: bool = False):
+        self.rbm, self.dev, self.fused = rbm, dev, fused
         self.opt = new_optimizer(rbm, train, dev)
+        knobs = {"k": model.cd_k, "persistent": model.persistent, "wd": model.weight_decay}
         # cached_partial skips NNX's per-call graph traversal of the module and optimizer
-        self._step = nnx.cached_partial(partial(_step_at, k=model.cd_k, persistent=model.persistent,
-                                                wd=model.weight_decay), rbm, self.opt)
+        self._step = nnx.cached_partial(partial(_step_at, **knobs), rbm, self.opt)
+        self._scan = nnx.cached_partial(partial(_scan_epoch, **knobs), rbm, self.opt)
         self.chain: jax.Array | None = None
 
     def epoch(self, xs: jax.Array, us: jax.Array) -> float:
         """xs (steps, B, V), us (steps, B, width) on the device -> mean reconstruction error."""
         if self.chain is None:  # CD carries it unused; PCD starts from the first batch
             self.chain = _chain_start(self.rbm, xs[0], us[0])
+        if self.fused:
+            self.chain, mean = self._scan(self.chain, xs, us)
+            return float(mean)  # the only host fetch of the epoch
         total = jax.device_put(np.float32(0), self.dev)
         for i in range(xs.shape[0]):
             self.chain, total = self._step(self.chain, total, xs, us, i)
@@ -99,7 +122,7 @@ class CDTrainer:
 
 
 class Adapter:
-    MODES = ("step",)  # a jitted step per batch from a Python loop (the NNX tutorial's way)
+    MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -111,7 +134,7 @@ class Adapter:
         with jax.default_device(self.dev):
             self.rbm = RBM(weights)
         commit(self.rbm, self.dev)
-        self.trainer = CDTrainer(self.rbm, self.model, self.train, self.dev)
+        self.trainer = CDTrainer(self.rbm, self.model, self.train, self.dev, fused=self.mode == "epoch")
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return self.rbm.weights()

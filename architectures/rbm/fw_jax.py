@@ -1,5 +1,10 @@
 """RBM in JAX: a dict of jax.numpy arrays, Gibbs sampling with the harness noise, the CD/PCD update
-as jax.grad of mean F(v_data) - mean F(stop_gradient(v_model)), optax, one jax.jit'd step."""
+as jax.grad of mean F(v_data) - mean F(stop_gradient(v_model)), optax, jax.jit.
+
+Modes: ``step`` calls the jitted CD step per batch from a Python loop; ``epoch`` fuses the epoch's
+steps into one jitted ``jax.lax.scan`` over the batches and their noise, carrying the weights,
+optimizer state and PCD chain (both from harness.frameworks.jax's ``update_fns``).
+"""
 from __future__ import annotations
 
 import jax
@@ -9,12 +14,13 @@ import optax
 
 from harness.frameworks.jax import (
     AdapterBase,
-    drive_steps,
     host_tree,
     init_state,
     optax_optimizer,
     put_rows,
     put_tree,
+    run_epoch,
+    update_fns,
 )
 
 NAMES = ("W", "b_v", "b_h")
@@ -65,19 +71,14 @@ def make_chain_start(p: dict, v: jax.Array, u: jax.Array) -> jax.Array:
 
 
 class CDTrainer:
-    """One RBM's jitted step, optimizer state and PCD chain (reused by the DBN per layer)."""
+    """One RBM's jitted step and fused epoch, optimizer state and PCD chain (reused by the DBN per
+    layer). ``fused``: each epoch is one jitted ``lax.scan`` over the steps, not a step per batch."""
 
-    def __init__(self, params: dict, model, train, dev):
-        self.model, self.dev = model, dev
+    def __init__(self, params: dict, model, train, dev, fused: bool = False):
+        self.model, self.dev, self.fused = model, dev, fused
         tx = optax_optimizer(train)
-        update = make_update(model, tx)
-
-        def step(p, opt_state, chain, total, xs, us, i):
-            # slicing inside the jit and summing there: one dispatch, no host sync per step
-            p, opt_state, chain, err = update(p, opt_state, chain, xs[i], us[i])
-            return p, opt_state, chain, total + err
-
-        self._step = jax.jit(step, donate_argnums=(0, 1, 2, 3))
+        # state (params, opt_state, chain); the batches' y is the harness noise u
+        self._fns = update_fns(make_update(model, tx), 3)
         self._chain_start = jax.jit(make_chain_start)
         self.params = params
         self.opt_state = init_state(tx, params, dev)
@@ -87,13 +88,13 @@ class CDTrainer:
         """xs (steps, B, V), us (steps, B, width) on the device -> mean reconstruction error."""
         if self.chain is None:  # CD carries a dummy; PCD starts from the first batch
             self.chain = self._chain_start(self.params, xs[0], us[0])
-        (self.params, self.opt_state, self.chain), err = drive_steps(
-            self._step, (self.params, self.opt_state, self.chain), xs, us, self.dev)
+        (self.params, self.opt_state, self.chain), err = run_epoch(
+            self._fns, (self.params, self.opt_state, self.chain), xs, us, self.dev, self.fused)
         return err
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # a jitted step per batch from a Python loop
+    MODES = ("step", "epoch")  # step: jitted step per batch from Python; epoch: one jitted lax.scan
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):
@@ -103,7 +104,7 @@ class Adapter(AdapterBase):
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,), float32."""
         params = put_tree({k: weights[k] for k in NAMES}, self.dev)
-        self.trainer = CDTrainer(params, self.model, self.train, self.dev)
+        self.trainer = CDTrainer(params, self.model, self.train, self.dev, fused=self.mode == "epoch")
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return host_tree(self.trainer.params)

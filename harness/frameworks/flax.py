@@ -4,7 +4,8 @@ Shared pieces: the canonical-array initializer (``const_init``), device placemen
 ``put_rows``, ``put_steps``), the optimizer (``new_optimizer``: ``nnx.Optimizer`` over
 ``optax_optimizer``), the jitted forward pass (``forward``), the two losses of the gradient-trained
 adapters (``xent``, ``mse``) and the epoch drivers (``Trainer`` for ``loss_fn(net, x, y)`` models,
-``sum_steps`` for a hand-written jitted step that sums its losses).
+``sum_steps`` for a hand-written jitted step that sums its losses, ``scan_steps`` for the same step
+fused into one ``nnx.scan`` over the epoch).
 """
 from __future__ import annotations
 
@@ -108,15 +109,23 @@ def _step_sum_at(net: nnx.Module, opt: nnx.Optimizer, loss_fn: Callable, total: 
     return total + _loss_step(net, opt, loss_fn, xs[i], ys[i])
 
 
+def scan_steps(update: Callable, carry, xs: jax.Array, ys: jax.Array) -> tuple[object, jax.Array]:
+    """The epoch's steps as one ``nnx.scan`` (call it inside an ``nnx.jit``): ``update(carry, x, y) ->
+    (carry, loss)`` on each batch of xs (steps, B, ...), ys (steps, B, ...) in order; ``carry`` is a
+    tuple of nnx graph nodes (module, optimizer: updated in place, as in a jitted step) and arrays
+    (e.g. a sampler's chain). Returns (carry after the last step, mean loss over the steps)."""
+    body = nnx.scan(update, in_axes=(nnx.Carry, 0, 0), out_axes=(nnx.Carry, 0))
+    carry, losses = body(carry, xs, ys)
+    return carry, losses.mean()
+
+
 @nnx.jit(static_argnums=2)
 def _scan_epoch(net: nnx.Module, opt: nnx.Optimizer, loss_fn: Callable, xs: jax.Array, ys: jax.Array) -> jax.Array:
     """The whole epoch as one ``nnx.scan`` over the steps of xs, ys (steps, B, ...); returns the mean loss."""
-    @nnx.scan(in_axes=(nnx.Carry, 0, 0), out_axes=(nnx.Carry, 0))
-    def body(carry, x, y):
+    def update(carry, x, y):
         return carry, _loss_step(*carry, loss_fn, x, y)
 
-    _, losses = body((net, opt), xs, ys)
-    return losses.mean()
+    return scan_steps(update, (net, opt), xs, ys)[1]
 
 
 def sum_steps(step: Callable, steps: int, dev, *arrays: jax.Array) -> float:

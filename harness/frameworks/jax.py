@@ -132,39 +132,59 @@ def optax_update(loss_fn: Callable, tx: optax.GradientTransformation) -> Callabl
     return update
 
 
+def update_fns(update: Callable, n_state: int) -> tuple[Callable, Callable]:
+    """The two jitted epoch programs of a pure per-batch ``update(*state, x, y) -> (*state, loss)``
+    (``n_state`` arrays or pytrees of state: params, optimizer state, sampler chains, ...).
+    Returns ``(step, epoch)``:
+    step(*state, total, xs, ys, i) -> (*state, total + loss): the update on batch i of xs (steps, B, ...),
+    ys (steps, B, ...), sliced inside the jit, for ``drive_steps`` (state and total donated);
+    epoch(*state, xs, ys) -> (*state, mean loss): the whole epoch fused into one ``lax.scan`` over the
+    batches in order (state donated). ``y`` is whatever rides with the batches (labels, targets, or
+    the harness noise of a sampler)."""
+
+    def step(*args):
+        *state, total, xs, ys, i = args
+        # The batch is sliced inside the jit and the loss summed there: one dispatch per step.
+        *state, loss = update(*state, xs[i], ys[i])
+        return (*state, total + loss)
+
+    def epoch(*args):
+        *state, xs, ys = args
+
+        def body(carry, batch):
+            *carry, loss = update(*carry, *batch)
+            return tuple(carry), loss
+
+        state, losses = jax.lax.scan(body, tuple(state), (xs, ys))
+        return (*state, losses.mean())
+
+    return (jax.jit(step, donate_argnums=tuple(range(n_state + 1))),
+            jax.jit(epoch, donate_argnums=tuple(range(n_state))))
+
+
+def run_epoch(fns: tuple[Callable, Callable], state: tuple, xs: jax.Array, ys: jax.Array, dev,
+              fused: bool = False) -> tuple[tuple, float]:
+    """One epoch with ``fns = update_fns(...)`` on xs (steps, B, ...), ys (steps, B, ...) on the device:
+    the jitted step per batch from Python (``drive_steps``), or with ``fused`` the one jitted scan.
+    Returns (state, mean loss over the steps)."""
+    step, epoch = fns
+    if fused:
+        *state, mean = epoch(*state, xs, ys)
+        return tuple(state), float(mean)
+    return drive_steps(step, tuple(state), xs, ys, dev)
+
+
 def optax_fns(loss_fn: Callable, tx: optax.GradientTransformation) -> tuple[Callable, Callable]:
     """Jitted optax training of a params pytree on ``loss_fn(params, x (B, ...), y (B, ...)) -> scalar
-    mean loss`` (``optax_update``). Returns ``(step, epoch)``:
-    step(params, opt_state, total, xs, ys, i) -> (params, opt_state, total + loss): one optimizer step
-    on batch i of xs (steps, B, ...), ys (steps, B, ...), for ``drive_steps`` (params, opt_state and
-    total are donated); epoch(params, opt_state, xs, ys) -> (params, opt_state, mean loss): the whole
-    epoch fused into one ``lax.scan`` over the batches (params, opt_state donated)."""
-    update = optax_update(loss_fn, tx)
-
-    def step(params, opt_state, total, xs, ys, i):
-        # The batch is sliced inside the jit and the loss summed there: one dispatch per step.
-        params, opt_state, loss = update(params, opt_state, xs[i], ys[i])
-        return params, opt_state, total + loss
-
-    def epoch(params, opt_state, xs, ys):
-        def body(carry, batch):
-            params, opt_state, loss = update(*carry, *batch)
-            return (params, opt_state), loss
-
-        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
-        return params, opt_state, losses.mean()
-
-    return jax.jit(step, donate_argnums=(0, 1, 2)), jax.jit(epoch, donate_argnums=(0, 1))
+    mean loss``: ``update_fns`` of ``optax_update``, the state (params, opt_state). Returns ``(step, epoch)``:
+    step(params, opt_state, total, xs, ys, i) -> (params, opt_state, total + loss), for ``drive_steps``;
+    epoch(params, opt_state, xs, ys) -> (params, opt_state, mean loss), one ``lax.scan`` over the batches."""
+    return update_fns(optax_update(loss_fn, tx), 2)
 
 
 def optax_epoch(fns: tuple[Callable, Callable], params, opt_state, xs: jax.Array, ys: jax.Array, dev,
                 fused: bool = False) -> tuple[object, object, float]:
-    """One epoch with ``fns = optax_fns(...)`` on xs (steps, B, ...), ys (steps, B, ...) on the device:
-    the jitted step per batch from Python (``drive_steps``), or with ``fused`` the one jitted scan.
+    """One epoch with ``fns = optax_fns(...)`` (``run_epoch`` on the state (params, opt_state)).
     Returns (params, opt_state, mean loss over the steps)."""
-    step, epoch = fns
-    if fused:
-        params, opt_state, mean = epoch(params, opt_state, xs, ys)
-        return params, opt_state, float(mean)
-    (params, opt_state), mean = drive_steps(step, (params, opt_state), xs, ys, dev)
+    (params, opt_state), mean = run_epoch(fns, (params, opt_state), xs, ys, dev, fused)
     return params, opt_state, mean

@@ -123,22 +123,37 @@ def compile_step(loss_fn, opt: Optimizer, params: list, x, y) -> pytensor.compil
     return pytensor.function([x, y], loss, updates=updates, mode=MODE)
 
 
-def compile_epoch(loss_fn, opt: Optimizer, params: list, xs, ys) -> pytensor.compile.Function:
-    """f(xs, ys) -> mean loss over the steps: ``compile_step``'s step inside one ``pytensor.scan``
-    over the stacked batches xs (steps, B, ...), ys (steps, B, ...), carrying params and state."""
-    state = opt.init_state(params)
-    n_p = len(params)
+def compile_scan(update, shared: list, xs, ys) -> pytensor.compile.Function:
+    """f(xs, ys) -> mean loss over the steps: the symbolic per-batch ``update(carry, x, y) -> (new
+    carry, loss)`` inside one ``pytensor.scan`` over the stacked batches xs (steps, B, ...), ys
+    (steps, B, ...) in order, the carry starting from the shared variables ``shared`` (weights,
+    optimizer state, sampler chains, ...) and written back to them after the last step."""
+    n = len(shared)
 
     def body(x, y, *carry):
-        p, s = list(carry[:n_p]), list(carry[n_p:])
-        loss = loss_fn(p, x, y)
-        new_p, new_s = opt.update(p, pytensor.grad(loss, p), s)
-        return [*new_p, *new_s, loss]
+        new, loss = update(list(carry), x, y)
+        assert len(new) == n, "update must return one new value per shared variable"
+        return [*new, loss]
 
-    shared = [*params, *state]
     outs = pytensor.scan(body, sequences=[xs, ys], outputs_info=[*shared, None], return_updates=False)
     updates = [(s, o[-1]) for s, o in zip(shared, outs[:-1])]  # keep only the last step's values
     return pytensor.function([xs, ys], outs[-1].mean(), updates=updates, mode=MODE)
+
+
+def compile_epoch(loss_fn, opt: Optimizer, params: list, xs, ys) -> pytensor.compile.Function:
+    """f(xs, ys) -> mean loss over the steps: ``compile_step``'s step inside one ``pytensor.scan``
+    over the stacked batches xs (steps, B, ...), ys (steps, B, ...), carrying params and state
+    (``compile_scan``)."""
+    state = opt.init_state(params)
+    n_p = len(params)
+
+    def update(carry, x, y):
+        p, s = carry[:n_p], carry[n_p:]
+        loss = loss_fn(p, x, y)
+        new_p, new_s = opt.update(p, pytensor.grad(loss, p), s)
+        return [*new_p, *new_s], loss
+
+    return compile_scan(update, [*params, *state], xs, ys)
 
 
 def epoch_mean(step, xs, ys) -> float:
