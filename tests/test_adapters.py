@@ -79,8 +79,9 @@ def _reference(spec, case, w0, xb, yb, train):
 
 @pytest.mark.parametrize("arch,fw,mode", TRIPLES, ids=TRIPLE_IDS)
 def test_train_epoch_matches_reference_and_is_deterministic(arch, fw, mode):
-    """In every mode: one epoch per optimizer equals the numpy reference epoch; a second adapter
-    built from the same weights and fed the same batches ends bit-for-bit (or float-noise) identical."""
+    """In every mode: one epoch per optimizer equals the numpy reference epoch. In the first mode, a
+    second adapter built from the same weights and fed the same batches ends bit-for-bit (or
+    float-noise) identical."""
     spec = _spec(arch)
     case = spec.check_case()
     xb, yb = _batches(spec, case)
@@ -98,7 +99,8 @@ def test_train_epoch_matches_reference_and_is_deterministic(arch, fw, mode):
                                        err_msg=f"{k} after {len(xb)} {train.optimizer} steps")
         if ref_loss is not None:
             np.testing.assert_allclose(loss, ref_loss, rtol=1e-4, atol=1e-5)
-        if i == 0:  # determinism for a seed
+        if i == 0 and mode == registry.modes(arch, fw).modes[0]:  # determinism for a seed (once per pair:
+            # the other modes are checked against the reference above; their compiles are the costliest)
             _, _, ad2, _ = _make(arch, fw, train=train, case=case, mode=mode)
             loss2 = ad2.train_epoch(xb, yb)
             assert loss2 == pytest.approx(loss, rel=1e-6)

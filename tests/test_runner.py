@@ -100,7 +100,8 @@ def _fault_config() -> dict:
                         "timeout_s": 20, **small, "model": {"hidden": [8], "fault": f}})
         benches.append({"name": f"good-after-{f}", "architecture": "faults", "frameworks": ["autograd"], **small})
     benches.append({"name": "import-fails", "architecture": "faults", "frameworks": ["sklearn"], **small})
-    return {"name": "faults", "repeats": 1, "memory_limit_mb": 700, "timeout_s": 120, "benchmarks": benches}
+    return {"name": "faults", "repeats": 1, "memory_limit_mb": 700, "timeout_s": 120, "measure_peaks": False,
+            "benchmarks": benches}
 
 
 @pytest.mark.slow
@@ -130,7 +131,7 @@ def test_faults_are_recorded_and_the_run_goes_on(tmp_path):
 
 @pytest.mark.slow
 def test_kill_minus_9_then_resume(tmp_path):
-    cfg = {"name": "resume", "repeats": 4, "frameworks": ["autograd"],
+    cfg = {"name": "resume", "repeats": 4, "frameworks": ["autograd"], "measure_peaks": False,
            "benchmarks": [{"architecture": "mlp", "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 128}}]}
     path, out = _write(tmp_path, cfg), tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--out", str(out)], cwd=ROOT,
