@@ -104,3 +104,14 @@ def numpy_gemm_peak(sizes: tuple[int, ...] = (256, 512, 1024), repeats: int = 5)
         if rate > best:
             best, best_n = rate, n
     return {"flops": best, "size": best_n, "library": "numpy"}
+
+
+def machine_speed(n: int = 256, repeats: int = 30) -> float:
+    """A few milliseconds of numpy float32 GEMM: the median rate in GFLOP/s. Taken in every job
+    before and after training, it shows how much the machine itself sped up or slowed down between
+    jobs (other tenants of a VM, frequency scaling), apart from the framework being measured."""
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    times = time_repeated(lambda: a @ b, repeats, 3)
+    return 2 * n**3 / float(np.median(times)) / 1e9

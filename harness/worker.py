@@ -94,6 +94,8 @@ def run_job(job: dict) -> dict:
     from harness.config import TrainConfig
 
     fw, arch = job["framework"], job["architecture"]
+    # before the import, so BLAS threads spinning after this probe cannot touch any timed phase
+    speed_before = measure.machine_speed()
     t0 = measure.now()
     from harness.frameworks import helper as fw_helper
 
@@ -157,6 +159,7 @@ def run_job(job: dict) -> dict:
         metrics = spec.evaluate(adapter, data.x_test, data.y_test, model)
         eval_s = measure.now() - t
     infer_ms, infer_per_s = _infer(adapter, data.x_test, train.batch_size)
+    base["machine_speed_gflops"] = {"before": speed_before, "after": measure.machine_speed()}
     steady = epoch_times[1:]  # epoch 1 holds tracing/JIT/compilation: never part of the steady state
     timing = {"import_s": import_s, "build_s": build_s, "first_epoch_s": epoch_times[0],
               # one epoch has no steady state: honest "n/a" (None) rather than the compile-laden first epoch

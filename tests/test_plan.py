@@ -88,3 +88,15 @@ def test_fixed_repeats_never_add_rounds():
                                        ([1.0, 1.3, 0.8], False)])
 def test_converged(times, ok):
     assert plan.converged(times, 0.03) is ok
+
+
+def test_paired_ratio_cancels_drift_that_independent_medians_keep():
+    from harness.report.stats import paired_ratio_ci, ratio_ci
+
+    drift = [1.0, 1.3, 0.8, 1.2, 0.9]  # the machine's speed in each round
+    a = {i: 2.0 * d for i, d in enumerate(drift)}  # framework A is exactly twice as slow as B
+    b = {i: 1.0 * d for i, d in enumerate(drift)}
+    paired = paired_ratio_ci(a, b)
+    assert paired["paired"] and paired["ratio"] == pytest.approx(2.0) and paired["ci"] == pytest.approx([2.0, 2.0])
+    loose = ratio_ci(list(a.values()), list(b.values()))
+    assert loose["ci"][1] - loose["ci"][0] > 0.5  # the same data without pairing cannot say as much

@@ -68,6 +68,7 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
         assert 0 < t["train_flops_per_s"] < env["gemm_peaks"]["cpu"]["flops"], (fw, mode)
         assert r["memory"]["rss_peak_mb"] >= r["memory"]["rss_base_mb"] * 0.5 > 0
         assert r["threads"]["requested"] == 2 and r["versions"][fw]
+        assert r["machine_speed_gflops"]["before"] > 0 and r["machine_speed_gflops"]["after"] > 0
         tgt = r["target"]
         assert tgt["metric"] == "accuracy" and tgt["reached"] and 1 <= tgt["epochs"] <= 3
         assert 0 < tgt["train_s"] <= t["train_s"]
@@ -84,6 +85,7 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
     assert "mlp-tiny" in html and "<script" not in html.lower()
     assert "data:image/png;base64," in html
     assert "to target" in html and "Threads and matmul per framework" in html
+    assert "Machine speed during the run" in html
 
 
 FAULTS = ["segfault", "exit", "hang", "oom", "nan", "raise"]

@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from harness import registry, results
 from harness.report import aggregate, figures
-from harness.report.stats import ratio_ci
+from harness.report.stats import paired_ratio_ci
 
 HERE = Path(__file__).resolve().parent
 WIDE = 0.10  # IQR/median above this: the spread is too wide to rank by this number
@@ -96,7 +96,7 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
         if fastest is not None:
             fsel = df[(df.status == "ok") & (df.framework == fastest["framework"]) & (df["mode"] == fastest["mode"])
                       & (df.device == fastest["device"])]
-            ratio = ratio_ci(sel.epoch_s.tolist(), fsel.epoch_s.tolist())
+            ratio = paired_ratio_ci(dict(zip(sel.repeat, sel.epoch_s)), dict(zip(fsel.repeat, fsel.epoch_s)))
         table_rows.append({
             "label": f"{registry.DISPLAY.get(r['framework'], r['framework'])}", "mode": r["mode"], "device": r["device"],
             "n": r["n"], "params": r["params"],
@@ -216,6 +216,19 @@ def _matrix(records: list[dict]) -> dict:
     return {"frameworks": [registry.DISPLAY.get(f, f) for f in fws], "rows": grid}
 
 
+def _machine_drift(records: list[dict]) -> dict | None:
+    """How much the machine's own speed moved between jobs: the spread of the numpy GEMM probe every
+    job takes before its framework import and after its measurements."""
+    from harness.report.stats import summary
+
+    vals = [v for r in records for v in ((r.get("machine_speed_gflops") or {}).values()) if v]
+    if len(vals) < 4:
+        return None
+    s = summary(vals)
+    return {"median": s["median"], "min": min(vals), "max": max(vals), "rel_iqr": s["rel_iqr"],
+            "range": (max(vals) - min(vals)) / s["median"], "wide": s["rel_iqr"] > 0.05}
+
+
 def _grouped(records: list[dict]) -> list[dict]:
     """Skipped/unsupported records, one row per (benchmark, status, reason) with the cells it covers."""
     rows: dict[tuple, dict] = {}
@@ -261,13 +274,14 @@ def build(out_dir: Path) -> Path:
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
     cores = env.get("cores_logical") or os.cpu_count() or 1
     busy = {"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None
+    drift = _machine_drift(res.records)
     jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
     html = jenv.get_template("template.html.j2").render(
         run=out_dir.name, env=env, config=config, sections=sections, matrix=_matrix(res.records),
         sweeps=_sweep_sections(res.records), peaks=peaks, probes=_probe_rows(env),
         problems=problems, skipped=skipped, read_problems=res.problems,
         counts=dict(Counter(r["status"] for r in res.records)), total=len(res.records),
-        display=registry.DISPLAY, wide=WIDE, busy=busy)
+        display=registry.DISPLAY, wide=WIDE, busy=busy, drift=drift)
     path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
     tmp.write_text(html, encoding="utf-8")
