@@ -106,8 +106,8 @@ def numpy_gemm_peak(sizes: tuple[int, ...] = (256, 512, 1024), repeats: int = 5)
     return {"flops": best, "size": best_n, "library": "numpy"}
 
 
-def machine_speed(n: int = 256, repeats: int = 30) -> float:
-    """A few milliseconds of numpy float32 GEMM: the median rate in GFLOP/s. Taken in every job
+def machine_speed(n: int = 512, repeats: int = 40) -> float:
+    """~50 ms of numpy float32 GEMM: the median rate in GFLOP/s. Taken in every job
     before and after training, it shows how much the machine itself sped up or slowed down between
     jobs (other tenants of a VM, frequency scaling), apart from the framework being measured."""
     rng = np.random.default_rng(n)
