@@ -37,14 +37,14 @@ def fmt_num(v, unit: str = "") -> str:
     return str(v)
 
 
-def cell(s: dict, unit: str = "", rank: bool = True) -> dict:
+def cell(s: dict, unit: str = "", rank: bool = True, ci: bool = False) -> dict:
     """A table cell: the median, its spread (IQR) and a flag when the spread is too wide to rank."""
     if not s or s.get("median") is None:
         return {"text": "–", "spread": "", "wide": False, "title": "no data"}
     spread = ""
     if s["n"] > 1:
         spread = f"IQR {fmt_num(s['iqr'], unit)}"
-    if rank and s.get("ci") and s["median"]:  # the 95% CI of the median, as ± of the median
+    if ci and s.get("ci") and s["median"]:  # the 95% CI of the median, as ± of the median
         half = max(s["ci"][1] - s["median"], s["median"] - s["ci"][0]) / abs(s["median"])
         spread += f" · CI ±{half:.1%}"
     title = f"n={s['n']}"
@@ -101,7 +101,8 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
             "label": f"{registry.DISPLAY.get(r['framework'], r['framework'])}", "mode": r["mode"], "device": r["device"],
             "n": r["n"], "params": r["params"],
             "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
-            "timings": [cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
+            # the CI of the median in view for the steady epoch (the number to compare); all cells have it on hover
+            "timings": [cell(r[c[0]], c[3], ci=c[0] == "epoch_s") for c in aggregate.COLUMNS],
             "efficiency": eff, "target": _target_cell(r["target"]),
             "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
             if ratio else "–",
