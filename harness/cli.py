@@ -124,7 +124,7 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
                  f"experiments — omit CONFIG to resume with the run's own config")
     if repeats:  # overrides the run's and every benchmark's repeats
         try:
-            cfg.repeats = cfgmod._check_repeats(repeats if repeats == "auto" else int(repeats))
+            cfg.repeats = cfgmod.check_repeats(repeats if repeats == "auto" else int(repeats))
         except ValueError:
             fail(f"--repeats: must be a whole number from 1 to 1000, or auto (got {repeats!r})")
         for b in cfg.benchmarks:

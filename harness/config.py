@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness import registry
 from harness.datasets import OPTIONS as DATASET_OPTIONS
 
-MODES = registry.MODE_NAMES
 Mode = Literal["step", "epoch", "epoch-xla", "eager", "compiled"]  # = registry.MODE_NAMES
 DEVICES = ("cpu", "cuda")
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"  # names become file/dir parts: no slashes, no dots-only
@@ -74,10 +73,10 @@ class AutoRepeats(Strict):
         return self
 
 
-Repeats = Any  # a positive int or the string "auto"; checked by _check_repeats
+Repeats = Any  # a positive int or the string "auto"; checked by check_repeats
 
 
-def _check_repeats(v):
+def check_repeats(v):
     if v is None or v == "auto":
         return v
     if not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= 1000:
@@ -106,7 +105,7 @@ class Benchmark(Strict):
     @field_validator("repeats")
     @classmethod
     def _rep(cls, v):
-        return _check_repeats(v)
+        return check_repeats(v)
 
     @field_validator("target")
     @classmethod
@@ -158,7 +157,7 @@ class RunConfig(Strict):
     @field_validator("repeats")
     @classmethod
     def _rep(cls, v):
-        return _check_repeats(v)
+        return check_repeats(v)
 
     def repeats_for(self, b: Benchmark) -> tuple[int, int]:
         """(repeats planned up front, most repeats allowed): equal unless ``repeats: auto``."""

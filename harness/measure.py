@@ -91,21 +91,6 @@ def time_repeated(fn: Callable[[], object], repeats: int, warmup: int) -> list[f
     return out
 
 
-def numpy_gemm_peak(sizes: tuple[int, ...] = (256, 512, 1024), repeats: int = 5) -> dict:
-    """Best float32 GEMM rate numpy reaches on this machine (FLOP/s), over a few sizes."""
-    best, best_n = 0.0, 0
-    rng = np.random.default_rng(0)
-    for n in sizes:
-        a = rng.standard_normal((n, n), dtype=np.float32)
-        b = rng.standard_normal((n, n), dtype=np.float32)
-        a @ b  # warm-up (thread pool start, page faults)
-        t = min(time_repeated(lambda: a @ b, repeats, 1))
-        rate = 2 * n**3 / t
-        if rate > best:
-            best, best_n = rate, n
-    return {"flops": best, "size": best_n, "library": "numpy"}
-
-
 def machine_speed(n: int = 512, repeats: int = 40) -> float:
     """~50 ms of numpy float32 GEMM: the median rate in GFLOP/s. Taken in every job
     before and after training, it shows how much the machine itself sped up or slowed down between

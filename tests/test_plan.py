@@ -15,6 +15,12 @@ def _cfg(**kw) -> config.RunConfig:
     return config.parse(data)
 
 
+def test_config_accepts_exactly_the_registry_modes():
+    import typing
+
+    assert typing.get_args(config.Mode) == registry.MODE_NAMES
+
+
 def test_modes_are_read_without_import_and_aliases_resolve():
     torch = registry.modes("mlp", "torch")
     assert "eager" in torch.modes and "step" not in torch.modes
