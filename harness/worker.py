@@ -46,14 +46,17 @@ def _primary(spec, metrics: dict) -> float | None:
 
 class Target:
     """Time-to-target (MLPerf style): the first epoch after which the held-out metric reaches the
-    value, and the training seconds up to then (evaluation excluded, as it runs outside the timed
-    region). Lower-is-better metrics (errors, losses) reach it from above."""
+    value; the training seconds up to then (``train_s``: the timed epochs only, the evaluation runs
+    outside them) and the wall time since training began (``wall_s``: epochs, batching and the
+    per-epoch evaluation). Lower-is-better metrics (errors, losses) reach it from above."""
 
     def __init__(self, spec: dict | None) -> None:
         (self.metric, self.value), = spec.items() if spec else ((None, None),)
         self.lower = results.lower_is_better(self.metric) if self.metric else False
         self.epochs: int | None = None
         self.seconds: float | None = None
+        self.wall: float | None = None
+        self.start = measure.now()
         self.seen = False
 
     def update(self, metrics: dict, epoch: int, seconds: float) -> None:
@@ -62,13 +65,13 @@ class Target:
             return
         self.seen = True
         if (v <= self.value) if self.lower else (v >= self.value):
-            self.epochs, self.seconds = epoch, seconds
+            self.epochs, self.seconds, self.wall = epoch, seconds, measure.now() - self.start
 
     def record(self) -> dict | None:
         if not self.metric:
             return None
         out = {"metric": self.metric, "value": self.value, "reached": self.epochs is not None,
-               "epochs": self.epochs, "train_s": self.seconds}
+               "epochs": self.epochs, "train_s": self.seconds, "wall_s": self.wall}
         if not self.seen:
             out["note"] = f"the evaluation produced no {self.metric!r} for this task"
         return out
