@@ -143,7 +143,7 @@ def main() -> int:
     ap.add_argument("--cases", default="torch/eager,jax/step,jax/epoch",
                     help=f"comma-separated, from {', '.join(CASES)}")
     args = ap.parse_args()
-    from harness.report.stats import summary
+    from harness.stats import summary
 
     worst, failed = 0.0, False
     for case in args.cases.split(","):

@@ -222,7 +222,7 @@ def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
     """Compare two runs: steady epoch time ratio (B/A) and primary-metric change per cell."""
     from harness import results
     from harness.report import aggregate
-    from harness.report.stats import ratio_ci
+    from harness.stats import ratio_ci
 
     frames = []
     for d in (a, b):

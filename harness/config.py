@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness import registry
 from harness.datasets import OPTIONS as DATASET_OPTIONS
 
-Mode = Literal["step", "epoch", "epoch-xla", "eager", "compiled"]  # = registry.MODE_NAMES
+Mode = Literal[registry.MODE_NAMES]  # Literal of a tuple = Literal of its items
 DEVICES = ("cpu", "cuda")
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"  # names become file/dir parts: no slashes, no dots-only
 # benchmark names may also carry a sweep point: mlp-digits[batch_size=64]

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from harness import registry
 from harness.config import RunConfig
+from harness.stats import summary
 
 
 @dataclass
@@ -120,8 +121,6 @@ def _cell(r: dict) -> tuple:
 
 def converged(epoch_times: list[float], rel_ci: float) -> bool:
     """Whether the bootstrap 95% CI of the median lies within ±rel_ci of the median."""
-    from harness.report.stats import summary
-
     s = summary(epoch_times)
     if not s["ci"] or not s["median"]:
         return False

@@ -97,7 +97,7 @@ def test_converged(times, ok):
 
 
 def test_paired_ratio_cancels_drift_that_independent_medians_keep():
-    from harness.report.stats import paired_ratio_ci, ratio_ci
+    from harness.stats import paired_ratio_ci, ratio_ci
 
     drift = [1.0, 1.3, 0.8, 1.2, 0.9]  # the machine's speed in each round
     a = {i: 2.0 * d for i, d in enumerate(drift)}  # framework A is exactly twice as slow as B

@@ -2,10 +2,8 @@
 Keras's Dense layers cannot express), tf.GradientTape, and the canonical SGD/Adam update written
 with tf ops.
 
-Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
-batch from a Python loop; ``epoch`` runs the whole epoch's loop inside one tf.function (AutoGraph
-turns it into a tf.while_loop); ``epoch-xla`` is that epoch compiled by XLA (``jit_compile=True``);
-``eager`` runs the same step op by op without tf.function. Predict is a tf.function in every mode.
+Modes: those of harness.frameworks.tensorflow.epoch_trainer (``step``, ``epoch``, ``epoch-xla``,
+``eager``; described there). Predict is a tf.function in every mode.
 """
 from __future__ import annotations
 

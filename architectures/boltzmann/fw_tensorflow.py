@@ -7,12 +7,9 @@ are ``tf.range`` loops (``tf.while_loop`` when traced) over the unit-major (n, B
 the whole batch per ``tensor_scatter_nd_update``.
 
 The harness's Gibbs noise arrives stacked per step with the batches (spec.make_epoch), so the update is
-an ordinary step(v, u) and every execution mode of harness.frameworks.tensorflow.epoch_trainer applies:
-``step`` calls one tf.function step per batch from a Python loop (traced once: input signatures);
-``epoch`` runs the whole epoch's loop inside one tf.function (a tf.while_loop); ``epoch-xla`` is that
-epoch compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by op without tf.function
-(the sweeps then loop in Python, one unit at a time: slow by nature). Predict is a tf.function in
-every mode.
+an ordinary step(v, u) and every execution mode of harness.frameworks.tensorflow.epoch_trainer applies
+(described there); in ``eager`` the sweeps loop in Python, one unit at a time: slow by nature. Predict
+is a tf.function in every mode.
 """
 from __future__ import annotations
 

@@ -7,10 +7,8 @@ Keras's LSTM cell is the canonical layout as it stands: ``kernel`` (in, 4H), ``r
 ``unit_forget_bias=False`` (it only touches Keras's own initializer, which the canonical weights
 overwrite anyway).
 
-Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
-batch from a Python loop; ``epoch`` runs the whole epoch's loop inside one tf.function (a
-tf.while_loop); ``epoch-xla`` is that epoch compiled by XLA (``jit_compile=True``); ``eager`` runs the
-same step op by op without tf.function. Predict is a tf.function in every mode. Keras's LSTM takes its
+Modes: those of harness.frameworks.tensorflow.epoch_trainer (``step``, ``epoch``, ``epoch-xla``,
+``eager``; described there). Predict is a tf.function in every mode. Keras's LSTM takes its
 cuDNN kernel when a GPU is visible; cuDNN ops do not compile under XLA, so ``epoch-xla`` builds the
 layers with ``use_cudnn=False`` (Keras's own while-loop cell, which XLA compiles on CPU and GPU alike).
 """

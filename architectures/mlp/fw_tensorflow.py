@@ -1,10 +1,7 @@
 """MLP in TensorFlow: Keras 3 Dense layers, the optimizer written in TF ops, tf.function steps.
 
-Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
-batch from a Python loop (the custom training loop of the TF guides); ``epoch`` runs the whole epoch's
-loop inside one tf.function (AutoGraph turns it into a tf.while_loop); ``epoch-xla`` is that epoch
-compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by op without tf.function.
-Predict is a tf.function in every mode.
+Modes: those of harness.frameworks.tensorflow.epoch_trainer (``step``, ``epoch``, ``epoch-xla``,
+``eager``; described there). Predict is a tf.function in every mode.
 """
 from __future__ import annotations
 

@@ -4,10 +4,8 @@ the optimizer written in TF ops.
 
 The harness's Gibbs noise arrives stacked per step with the batches (spec.make_epoch: yb (steps, B,
 width)), so the CD step is an ordinary step(v, u) and every execution mode of
-harness.frameworks.tensorflow.epoch_trainer applies: ``step`` calls one tf.function step per batch from
-a Python loop; ``epoch`` runs the whole epoch's loop inside one tf.function (a tf.while_loop);
-``epoch-xla`` is that epoch compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by
-op without tf.function. Predict is a tf.function in every mode.
+harness.frameworks.tensorflow.epoch_trainer applies (described there). Predict is a tf.function in
+every mode.
 """
 from __future__ import annotations
 

@@ -5,11 +5,8 @@ Keras's GRU orders the gate columns (z, r, h) and keeps its biases as one (2, 3H
 [input bias; recurrent bias]; the canonical layout is (r, z, n) with separate b_ih, b_hh, so the
 first two column blocks are swapped on the way in and out.
 
-Modes (harness.frameworks.tensorflow.epoch_trainer): ``step`` calls one tf.function train step per
-batch from a Python loop (the custom training loop of the TF guides); ``epoch`` runs the whole epoch's
-loop inside one tf.function (AutoGraph turns it into a tf.while_loop); ``epoch-xla`` is that epoch
-compiled by XLA (``jit_compile=True``); ``eager`` runs the same step op by op without tf.function.
-Predict is a tf.function in every mode. Keras's GRU takes its cuDNN kernel when a GPU is visible; cuDNN
+Modes: those of harness.frameworks.tensorflow.epoch_trainer (``step``, ``epoch``, ``epoch-xla``,
+``eager``; described there). Predict is a tf.function in every mode. Keras's GRU takes its cuDNN kernel when a GPU is visible; cuDNN
 ops do not compile under XLA, so ``epoch-xla`` builds the GRU with ``use_cudnn=False`` (Keras's own
 while-loop cell, which XLA compiles on CPU and GPU alike).
 """

@@ -71,11 +71,11 @@ def gpu_peak_mb() -> float | None:
 class AdapterBase:
     """The part of every torch ``Adapter`` that is the same everywhere: keeps the job's ``model``,
     ``info``, ``train``, ``mode`` and ``device``, the torch.device ``dev`` its tensors live on, and
-    ``sync()``. A requested mode named in the class's ``ALIASES`` is stored as the mode it runs
-    (``step`` -> ``eager``). Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
+    ``sync()``. ``mode`` is one of the class's ``MODES``: a request for an alias (``step``) is resolved
+    before, by ``registry.Modes.resolve``. Adapters with more state extend ``__init__`` (calling
+    ``super().__init__``)."""
 
     def __init__(self, model, info, train, *, mode="eager", device="cpu", seed=0):
-        mode = getattr(self, "ALIASES", {}).get(mode, mode)
         if mode not in getattr(self, "MODES", (mode,)):
             raise ValueError(f"{type(self).__module__} has no mode {mode!r} (has: {', '.join(self.MODES)})")
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device

@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from harness import registry, results
 from harness.report import aggregate, figures
-from harness.report.stats import paired_ratio_ci
+from harness.stats import paired_ratio_ci, summary
 
 HERE = Path(__file__).resolve().parent
 WIDE = 0.10  # IQR/median above this: the spread is too wide to rank by this number
@@ -220,8 +220,6 @@ def _matrix(records: list[dict]) -> dict:
 def _machine_drift(records: list[dict]) -> dict | None:
     """How much the machine's own speed moved between jobs: the spread of the numpy GEMM probe every
     job takes before its framework import and after its measurements."""
-    from harness.report.stats import summary
-
     vals = [v for r in records for v in ((r.get("machine_speed_gflops") or {}).values()) if v]
     if len(vals) < 4:
         return None

@@ -5,7 +5,7 @@ import importlib
 
 import pandas as pd
 
-from harness.report.stats import summary
+from harness.stats import summary
 
 # (column, record path, label, unit, higher_is_better)
 COLUMNS = [

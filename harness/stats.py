@@ -1,4 +1,5 @@
-"""Small statistics over repeats: median, IQR, bootstrap CI of the median. numpy only."""
+"""Small statistics over repeats: median, IQR, bootstrap CI of the median, ratios. numpy only (the
+runner uses it for `repeats: auto`, the report for its tables)."""
 from __future__ import annotations
 
 import numpy as np
