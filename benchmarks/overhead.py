@@ -3,9 +3,11 @@
 Each (framework, mode) case runs in a fresh process with the harness's thread settings. In that
 process the harness path (``Adapter.train_epoch`` + ``sync`` on harness-built batches, exactly what
 the worker times) and a bare loop written by hand in the same framework and mode train the same
-64-64-10 MLP on digits from the same weights, epoch by epoch in alternating order (A B, B A, ...)
-so drift and cache effects hit both. Prints the median steady epoch of each, the ratio
-harness/bare with a bootstrap 95% CI, and the worst ratio. Cases:
+64-64-10 MLP on digits from the same weights, epoch by epoch, which of the two goes first drawn at
+random per epoch, so drift and cache effects hit both; of the two processes of a case, one builds the
+adapter first and the other the bare model (an A/A run showed a ~1-2% edge from order alone).
+Prints the median steady epoch of each, the ratio harness/bare with a bootstrap 95% CI, and the
+worst ratio. Cases:
 
 - ``torch/eager``: the adapter's eager loop vs a plain PyTorch loop
 - ``torch/compiled``: the adapter's torch.compile step vs a bare torch.compile'd step (slow: compiles)
@@ -40,8 +42,11 @@ helper(fw).setup(2, 0)
 data = datasets.load("digits")
 model, train = spec.Model(hidden=[64]), TrainConfig(epochs=epochs, batch_size=32, optimizer="adam", lr=1e-3)
 w0 = spec.init_weights(model, data.info, np.random.default_rng(0))
-ad = importlib.import_module(f"architectures.mlp.fw_{fw}").Adapter(model, data.info, train, mode=mode)
-ad.build({k: v.copy() for k, v in w0.items()})
+if first:  # build order alternates between the two processes too: what is allocated first can run faster
+    ad = None
+else:
+    ad = importlib.import_module(f"architectures.mlp.fw_{fw}").Adapter(model, data.info, train, mode=mode)
+    ad.build({k: v.copy() for k, v in w0.items()})
 batches = [epoch_batches(data.x_train, data.y_train, 32, epoch_permutation(len(data.x_train), 0, e))
            for e in range(epochs)]
 
@@ -102,15 +107,24 @@ else:
                 p, s, tot = jstep(p, s, tot, x, y, i)
             mean = tot / len(x)
         state["p"], state["s"] = p, s
-        return float(mean)
+        mean = float(mean)
+        # the loss is out before the update's last writes: wait for the new state too, as any timed
+        # loop must (the harness's sync does); else that tail is charged to whatever is timed next
+        jax.block_until_ready((p, s))
+        return mean
+
+if ad is None:
+    ad = importlib.import_module(f"architectures.mlp.fw_{fw}").Adapter(model, data.info, train, mode=mode)
+    ad.build({k: v.copy() for k, v in w0.items()})
 
 def harness(xb, yb):
     loss = ad.train_epoch(xb, yb); ad.sync()
     return loss
 
 th, tb = [], []
+coin = np.random.default_rng(first).random(len(batches)) < 0.5  # which goes first, epoch by epoch
 for e, (xb, yb) in enumerate(batches):
-    order = ((harness, th), (bare, tb)) if (e + first) % 2 == 0 else ((bare, tb), (harness, th))
+    order = ((harness, th), (bare, tb)) if coin[e] else ((bare, tb), (harness, th))
     for fn, times in order:
         t = time.perf_counter(); fn(xb, yb); times.append(time.perf_counter() - t)
 print(json.dumps({"harness": th[1:], "bare": tb[1:]}))
@@ -120,7 +134,7 @@ CASES = ("torch/eager", "torch/compiled", "jax/step", "jax/epoch")
 
 
 def run_case(case: str, epochs: int) -> dict:
-    """Both orders (harness first, bare first), each in a fresh process; their epoch times pooled."""
+    """Both build orders (harness first, bare first), each in a fresh process; their epoch times pooled."""
     from harness.runner import thread_env
 
     fw, mode = case.split("/")

@@ -13,6 +13,7 @@ import numpy as np
 from harness.frameworks.jax import (
     AdapterBase,
     batch_loss,
+    block,
     host_tree,
     init_state,
     optax_epoch,
@@ -20,6 +21,7 @@ from harness.frameworks.jax import (
     optax_optimizer,
     put_rows,
     put_tree,
+    to_device,
 )
 
 ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda h: h}
@@ -64,8 +66,8 @@ class Adapter(AdapterBase):
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        xs = jax.device_put(np.asarray(xb, np.float32), self.dev)
-        ys = jax.device_put(np.asarray(yb, np.float32), self.dev)
+        xs = to_device(np.asarray(xb, np.float32), self.dev)
+        ys = to_device(np.asarray(yb, np.float32), self.dev)
         self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
                                                         fused=self.mode == "epoch")
         return loss
@@ -75,4 +77,4 @@ class Adapter(AdapterBase):
         return np.asarray(self._predict(self.params, put_rows(x, self.dev)))
 
     def sync(self) -> None:
-        jax.block_until_ready(self.params)
+        block(self.params)  # every leaf comes out of the epoch's last jitted call

@@ -19,7 +19,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import forward, jax_device, new_optimizer, put_steps, scan_steps, sum_steps
+from harness.frameworks.flax import (
+    forward,
+    jax_device,
+    new_optimizer,
+    put_steps,
+    scan_steps,
+    sum_steps,
+    to_device,
+)
 
 
 class Chains(nnx.Variable):
@@ -129,7 +137,7 @@ class Adapter:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
         flat = np.asarray(x, np.float32).reshape(len(x), -1)
         s = np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))
-        return np.asarray(forward(self.bm, jax.device_put(s, self.dev)))
+        return np.asarray(forward(self.bm, to_device(s, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(nnx.state(self.bm))

@@ -23,6 +23,7 @@ from harness.frameworks.jax import (
     optax_optimizer,
     put_tree,
     run_epoch,
+    to_device,
     update_fns,
 )
 
@@ -90,8 +91,8 @@ class Adapter(AdapterBase):
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
         steps, batch = xb.shape[:2]
-        xs = jax.device_put(np.asarray(xb, np.float32).reshape(steps, batch, -1), self.dev)
-        us = jax.device_put(np.asarray(yb, np.float32), self.dev)
+        xs = to_device(np.asarray(xb, np.float32).reshape(steps, batch, -1), self.dev)
+        us = to_device(np.asarray(yb, np.float32), self.dev)
         if self.chains is None:  # also the (unused) carry when chains are not persistent
             self.chains = jax.device_put(np.zeros((self.n, batch), np.float32), self.dev)
         (self.params, self.opt_state, self.chains), gap = run_epoch(
@@ -102,7 +103,7 @@ class Adapter(AdapterBase):
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
         flat = np.asarray(x, np.float32).reshape(len(x), -1)
         s = np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))
-        return np.asarray(self._forward(self.params, jax.device_put(s, self.dev)))
+        return np.asarray(self._forward(self.params, to_device(s, self.dev)))
 
     def sync(self) -> None:
         jax.block_until_ready(self.params)

@@ -16,6 +16,7 @@ from architectures.cnn import spec
 from harness.frameworks.jax import (
     AdapterBase,
     batch_loss,
+    block,
     host_tree,
     init_state,
     optax_epoch,
@@ -23,6 +24,7 @@ from harness.frameworks.jax import (
     optax_optimizer,
     put_rows,
     put_tree,
+    to_device,
 )
 
 ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh}
@@ -81,8 +83,8 @@ class Adapter(AdapterBase):
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        xs = jax.device_put(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
-        ys = jax.device_put(yb.astype(np.int32), self.dev)
+        xs = to_device(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
+        ys = to_device(yb.astype(np.int32), self.dev)
         self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
                                                         fused=self.mode == "epoch")
         return loss
@@ -92,4 +94,4 @@ class Adapter(AdapterBase):
         return np.asarray(self._forward(self.params, put_rows(x, self.dev)))
 
     def sync(self) -> None:
-        jax.block_until_ready(self.params)
+        block(self.params)  # every leaf comes out of the epoch's last jitted call

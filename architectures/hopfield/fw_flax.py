@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import forward, jax_device
+from harness.frameworks.flax import forward, jax_device, to_device
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -116,7 +116,7 @@ class Adapter:
         return {"W": np.array(self.net.W[...], np.float32), "b": np.array(self.net.b[...], np.float32)}
 
     def _put(self, x: np.ndarray) -> jax.Array:
-        return jax.device_put(pm1(x), self.dev)
+        return to_device(pm1(x), self.dev)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, N) patterns, stored in order -> mean energy of those patterns after storage."""
@@ -136,7 +136,7 @@ class Adapter:
         s = self._put(x)
         if mode == "sync":
             return np.asarray(recall_sync(self.net, s, jnp.int32(steps)))
-        flat = jax.device_put(np.asarray(order)[:steps].reshape(-1).astype(np.int32), self.dev)
+        flat = to_device(np.asarray(order)[:steps].reshape(-1).astype(np.int32), self.dev)
         return np.asarray(recall_async(self.net, s, flat))
 
     def sync(self) -> None:

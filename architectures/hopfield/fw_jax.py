@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.frameworks.jax import AdapterBase, host_tree
+from harness.frameworks.jax import AdapterBase, host_tree, to_device
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -100,7 +100,7 @@ class Adapter(AdapterBase):
         return host_tree({"W": self.W, "b": self.b})
 
     def _put(self, x: np.ndarray) -> jax.Array:
-        return jax.device_put(pm1(x), self.dev)
+        return to_device(pm1(x), self.dev)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, N) patterns, stored in order -> mean energy of those patterns after storage."""
@@ -122,7 +122,7 @@ class Adapter(AdapterBase):
         s = self._put(x)
         if mode == "sync":
             return np.asarray(self._sync(self.W, self.b, s, jnp.int32(steps)))
-        flat = jax.device_put(np.asarray(order)[:steps].reshape(-1).astype(np.int32), self.dev)
+        flat = to_device(np.asarray(order)[:steps].reshape(-1).astype(np.int32), self.dev)
         return np.asarray(self._async(self.W, self.b, s, flat))
 
     def sync(self) -> None:

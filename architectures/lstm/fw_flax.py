@@ -13,7 +13,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import Trainer, const_init, forward, jax_device, mse, put_rows, put_steps, xent
+from harness.frameworks.flax import (
+    Trainer,
+    const_init,
+    forward,
+    jax_device,
+    mse,
+    put_rows,
+    put_steps,
+    to_device,
+    xent,
+)
 
 
 def _rnn(weights: dict[str, np.ndarray], prefix: str, rngs: nnx.Rngs) -> nnx.RNN:
@@ -91,7 +101,7 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
         xs = put_steps(xb, self.dev)
-        ys = jax.device_put(yb.astype(np.float32 if self.regression else np.int32), self.dev)
+        ys = to_device(yb.astype(np.float32 if self.regression else np.int32), self.dev)
         return self.trainer.epoch(xs, ys, self.mode)
 
     def predict(self, x: np.ndarray) -> np.ndarray:

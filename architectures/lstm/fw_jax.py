@@ -12,6 +12,7 @@ import numpy as np
 from harness.frameworks.jax import (
     AdapterBase,
     batch_loss,
+    block,
     host_tree,
     init_state,
     optax_epoch,
@@ -19,6 +20,7 @@ from harness.frameworks.jax import (
     optax_optimizer,
     put_rows,
     put_tree,
+    to_device,
 )
 
 
@@ -82,8 +84,8 @@ class Adapter(AdapterBase):
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        xs = jax.device_put(np.asarray(xb, np.float32), self.dev)
-        ys = jax.device_put(yb.astype(np.float32 if self.regression else np.int32), self.dev)
+        xs = to_device(np.asarray(xb, np.float32), self.dev)
+        ys = to_device(yb.astype(np.float32 if self.regression else np.int32), self.dev)
         self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
                                                         fused=self.mode == "epoch")
         return loss
@@ -93,4 +95,4 @@ class Adapter(AdapterBase):
         return np.asarray(self._forward(self.params, put_rows(x, self.dev)))
 
     def sync(self) -> None:
-        jax.block_until_ready(self.params)
+        block(self.params)  # every leaf comes out of the epoch's last jitted call

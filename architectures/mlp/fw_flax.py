@@ -10,7 +10,16 @@ import jax
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import Trainer, const_init, forward, jax_device, put_rows, put_steps, xent
+from harness.frameworks.flax import (
+    Trainer,
+    const_init,
+    forward,
+    jax_device,
+    put_rows,
+    put_steps,
+    to_device,
+    xent,
+)
 
 ACT = {"relu": nnx.relu, "tanh": nnx.tanh, "sigmoid": nnx.sigmoid}
 
@@ -56,7 +65,7 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, features), yb (steps, B) int -> mean loss over the steps."""
         xs = put_steps(xb, self.dev)
-        ys = jax.device_put(yb.astype(np.int32), self.dev)
+        ys = to_device(yb.astype(np.int32), self.dev)
         return self.trainer.epoch(xs, ys, self.mode)
 
     def predict(self, x: np.ndarray) -> np.ndarray:

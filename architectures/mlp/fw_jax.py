@@ -12,6 +12,7 @@ import numpy as np
 from harness.frameworks.jax import (
     AdapterBase,
     batch_loss,
+    block,
     host_tree,
     init_state,
     optax_epoch,
@@ -19,6 +20,7 @@ from harness.frameworks.jax import (
     optax_optimizer,
     put_rows,
     put_tree,
+    to_device,
 )
 
 ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid}
@@ -60,8 +62,8 @@ class Adapter(AdapterBase):
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, features), yb (steps, B) int -> mean loss over the steps."""
-        xs = jax.device_put(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
-        ys = jax.device_put(yb.astype(np.int32), self.dev)
+        xs = to_device(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
+        ys = to_device(yb.astype(np.int32), self.dev)
         self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
                                                         fused=self.mode == "epoch")
         return loss
@@ -71,4 +73,4 @@ class Adapter(AdapterBase):
         return np.asarray(self._forward(self.params, put_rows(x, self.dev)))
 
     def sync(self) -> None:
-        jax.block_until_ready(self.params)
+        block(self.params)  # every leaf comes out of the epoch's last jitted call

@@ -14,7 +14,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import commit, jax_device, new_optimizer, put_rows, put_steps, scan_steps
+from harness.frameworks.flax import (
+    commit,
+    jax_device,
+    new_optimizer,
+    put_rows,
+    put_steps,
+    scan_steps,
+    to_device,
+)
 
 NAMES = ("W", "b_v", "b_h")
 
@@ -115,7 +123,7 @@ class CDTrainer:
         if self.fused:
             self.chain, mean = self._scan(self.chain, xs, us)
             return float(mean)  # the only host fetch of the epoch
-        total = jax.device_put(np.float32(0), self.dev)
+        total = to_device(np.float32(0), self.dev)
         for i in range(xs.shape[0]):
             self.chain, total = self._step(self.chain, total, xs, us, i)
         return float(total) / xs.shape[0]  # the only host fetch of the epoch
@@ -141,7 +149,7 @@ class Adapter:
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
-        return self.trainer.epoch(put_steps(xb, self.dev), jax.device_put(yb, self.dev))
+        return self.trainer.epoch(put_steps(xb, self.dev), to_device(yb, self.dev))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""

@@ -20,6 +20,7 @@ from harness.frameworks.jax import (
     put_rows,
     put_tree,
     run_epoch,
+    to_device,
     update_fns,
 )
 
@@ -111,8 +112,8 @@ class Adapter(AdapterBase):
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
-        xs = jax.device_put(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
-        return self.trainer.epoch(xs, jax.device_put(yb, self.dev))
+        xs = to_device(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
+        return self.trainer.epoch(xs, to_device(yb, self.dev))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""

@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from architectures.rnn.spec import directions
-from harness.frameworks.flax import Trainer, const_init, forward, jax_device, mse, xent
+from harness.frameworks.flax import Trainer, const_init, forward, jax_device, mse, to_device, xent
 
 
 class GRUCell(nnx.RNNCellBase):
@@ -116,12 +116,12 @@ class Adapter:
     def _seq(self, x: np.ndarray) -> jax.Array:
         """(..., T*F) -> (..., T, F) on the device."""
         shape = (*x.shape[:-1], *self.info.sequence_shape)
-        return jax.device_put(np.ascontiguousarray(x.reshape(shape), dtype=np.float32), self.dev)
+        return to_device(np.ascontiguousarray(x.reshape(shape), dtype=np.float32), self.dev)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
         xs = self._seq(xb)
-        ys = jax.device_put(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
+        ys = to_device(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
         return self.trainer.epoch(xs, ys, self.mode)
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -13,12 +13,14 @@ from architectures.rnn.spec import directions
 from harness.frameworks.jax import (
     AdapterBase,
     batch_loss,
+    block,
     host_tree,
     init_state,
     optax_epoch,
     optax_fns,
     optax_optimizer,
     put_tree,
+    to_device,
 )
 
 
@@ -89,12 +91,12 @@ class Adapter(AdapterBase):
     def _seq(self, x: np.ndarray) -> jax.Array:
         """(..., T*F) -> (..., T, F) on the device."""
         shape = (*x.shape[:-1], *self.info.sequence_shape)
-        return jax.device_put(np.ascontiguousarray(x.reshape(shape), dtype=np.float32), self.dev)
+        return to_device(np.ascontiguousarray(x.reshape(shape), dtype=np.float32), self.dev)
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
         xs = self._seq(xb)
-        ys = jax.device_put(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
+        ys = to_device(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
         self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
                                                         fused=self.mode == "epoch")
         return loss
@@ -104,4 +106,4 @@ class Adapter(AdapterBase):
         return np.asarray(self._forward(self.params, self._seq(x)))
 
     def sync(self) -> None:
-        jax.block_until_ready(self.params)
+        block(self.params)  # every leaf comes out of the epoch's last jitted call

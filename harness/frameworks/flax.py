@@ -28,6 +28,7 @@ from harness.frameworks.jax import (  # noqa: F401
     reset_gpu_peak,
     setup,
     sync,
+    to_device,
 )
 from harness.frameworks.jax import version as jax_version
 
@@ -53,7 +54,7 @@ def commit(node, dev) -> None:
 
 def put_steps(xb: np.ndarray, dev) -> jax.Array:
     """xb (steps, B, ...) -> (steps, B, prod(...)) float32 on ``dev`` (an epoch's flat batches)."""
-    return jax.device_put(flat32(xb, 2), dev)
+    return to_device(flat32(xb, 2), dev)
 
 
 def new_optimizer(net: nnx.Module, train, dev) -> nnx.Optimizer:
@@ -132,7 +133,7 @@ def sum_steps(step: Callable, steps: int, dev, *arrays: jax.Array) -> float:
     """Drive one epoch of ``step(total, *arrays, i) -> total + loss_i`` (normally jitted, the arrays
     the epoch's (steps, B, ...) batches on the device), i = 0 .. steps-1 in order, from a float32 zero
     on ``dev``; returns total / steps as a Python float (the epoch's only host fetch)."""
-    total = jax.device_put(np.float32(0), dev)
+    total = to_device(np.float32(0), dev)
     for i in range(steps):
         total = step(total, *arrays, i)
     return float(total) / steps
