@@ -25,14 +25,19 @@ VARIANTS = {  # (model, train); pretrain_epochs=2 carries optimizer and PCD stat
 }
 
 
-def _adapter(fw, model, info, train, weights):
+# the other execution modes each framework has (the variants above run its step loop)
+OTHER_MODES = [(fw, m) for fw in FRAMEWORKS for m in registry.modes("dbn", fw).modes
+               if m != registry.modes("dbn", fw).resolve("step")]
+
+
+def _adapter(fw, model, info, train, weights, mode="step"):
     pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
     from harness.frameworks import helper
 
     helper(fw).setup(2, 0)
     mod = importlib.import_module(f"architectures.dbn.fw_{fw}")
     try:
-        ad = mod.Adapter(model, info, train, mode=registry.modes("dbn", fw).resolve("step"), device="cpu", seed=0)
+        ad = mod.Adapter(model, info, train, mode=registry.modes("dbn", fw).resolve(mode), device="cpu", seed=0)
         ad.build({k: v.copy() for k, v in weights.items()})
     except Unsupported as e:
         pytest.skip(f"unsupported: {e}")
@@ -53,13 +58,15 @@ def _assert_close(ad, ref, loss, ref_loss, what):
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-4, atol=1e-5, err_msg=f"loss of {what}")
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
-@pytest.mark.parametrize("fw", FRAMEWORKS)
-def test_schedule_follows_reference(fw, variant):
+@pytest.mark.parametrize("fw, variant, mode", [(fw, v, "step") for v in VARIANTS for fw in FRAMEWORKS] +
+                         [(fw, "pcd2-adam", m) for fw, m in OTHER_MODES])
+def test_schedule_follows_reference(fw, variant, mode):
+    """Every framework's step loop in every variant; each other mode (fused epochs, XLA, eager) in
+    the variant that carries the most state across epochs (PCD chains, Adam moments)."""
     model, train = VARIANTS[variant]
     case = spec.check_case()
     weights = spec.init_weights(model, case["info"], np.random.default_rng(2))
-    ad = _adapter(fw, model, case["info"], train, weights)
+    ad = _adapter(fw, model, case["info"], train, weights, mode)
     ref = spec.Trainer(weights, model, train)
     n_epochs = len(model.hidden) * model.pretrain_epochs + 2  # every pretraining epoch, two classifier epochs
     for epoch in range(n_epochs):

@@ -1,6 +1,7 @@
 """DBN in Flax NNX: a module holding architectures/rbm's RBM modules and an nnx.Linear classifier;
 each layer pretrained by the rbm's CD trainer, the classifier by its own harness.frameworks.flax.Trainer
-(nnx.value_and_grad through nnx.Optimizer in an nnx.jit'd step); the up-pass nnx.jit'd."""
+(nnx.value_and_grad through nnx.Optimizer in an nnx.jit'd step; mode ``epoch``: each epoch one nnx.scan);
+the up-pass nnx.jit'd."""
 from __future__ import annotations
 
 from functools import partial
@@ -11,7 +12,16 @@ from flax import nnx
 
 from architectures.dbn import spec
 from architectures.rbm.fw_flax import RBM, CDTrainer
-from harness.frameworks.flax import Trainer, commit, const_init, forward, jax_device, put_rows, xent
+from harness.frameworks.flax import (
+    Trainer,
+    commit,
+    const_init,
+    forward,
+    jax_device,
+    put_rows,
+    to_device,
+    xent,
+)
 
 
 class DBN(nnx.Module):
@@ -37,7 +47,9 @@ def _up(net: DBN, x: jax.Array, n_layers: int) -> jax.Array:
 
 
 class Adapter:
-    MODES = ("step",)  # a jitted step per batch from a Python loop (the NNX tutorial's way)
+    # step: a jitted step per batch from a Python loop (the NNX tutorial's way); epoch: each epoch (a
+    # layer's CD pretraining or the classifier's) one jitted nnx.scan over its batches
+    MODES = ("step", "epoch")
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -53,8 +65,8 @@ class Adapter:
         commit(self.net, self.dev)
         # one trainer per layer and one for the classifier, each with a fresh optimizer for its own phase
         self.clf_trainer = Trainer(self.net.clf, xent, self.train, self.dev)
-        self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train, self.dev)
-                         for l, rbm in enumerate(self.net.rbms)]
+        self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train, self.dev,
+                                   fused=self.mode == "epoch") for l, rbm in enumerate(self.net.rbms)]
         self.epoch = 0
 
     def get_weights(self) -> dict[str, np.ndarray]:
@@ -67,14 +79,16 @@ class Adapter:
         """xb (steps, B, V); yb (steps, B, 1 + noise): labels in column 0, then the harness noise.
         Pretraining epochs return the mean reconstruction error, classifier epochs the mean loss."""
         steps, b = xb.shape[:2]
-        x = jax.device_put(xb.reshape(steps * b, -1), self.dev)
+        x = to_device(xb.reshape(steps * b, -1), self.dev)
         layer = spec.phase(self.epoch, self.model)
         self.epoch += 1
         if layer is None:
             feats = _up(self.net, x, n_layers=len(self.model.hidden)).reshape(steps, b, -1)
-            ys = jax.device_put(yb[..., 0].astype(np.int32), self.dev)
+            ys = to_device(yb[..., 0].astype(np.int32), self.dev)
+            if self.mode == "epoch":
+                return self.clf_trainer.epoch(feats, ys, "epoch")
             return self.clf_trainer.summed_epoch(feats, ys)
-        us = jax.device_put(np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]]), self.dev)
+        us = to_device(np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]]), self.dev)
         return self.trainers[layer].epoch(_up(self.net, x, n_layers=layer).reshape(steps, b, -1), us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:

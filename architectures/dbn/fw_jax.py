@@ -1,5 +1,6 @@
 """DBN in JAX: architectures/rbm's jitted CD trainer per layer, a softmax classifier trained by
-jax.value_and_grad + optax in a jitted step, the up-pass jitted; dicts of jax.numpy arrays."""
+jax.value_and_grad + optax in a jitted step (or, mode ``epoch``, both as one jitted lax.scan per
+epoch), the up-pass jitted; dicts of jax.numpy arrays."""
 from __future__ import annotations
 
 import jax
@@ -17,6 +18,7 @@ from harness.frameworks.jax import (
     optax_optimizer,
     put_rows,
     put_tree,
+    to_device,
 )
 
 
@@ -32,7 +34,9 @@ def logits(clf: dict, f: jax.Array) -> jax.Array:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # a jitted step per batch from a Python loop
+    # step: a jitted step per batch from a Python loop; epoch: each epoch (a layer's CD pretraining or
+    # the classifier's) one jitted lax.scan over its batches
+    MODES = ("step", "epoch")
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):
@@ -49,7 +53,8 @@ class Adapter(AdapterBase):
         ``clf.kernel`` (H_last, C), ``clf.bias`` (C,), float32."""
         # one trainer per layer, each with a fresh optimizer state for its own phase
         self.trainers = [CDTrainer(put_tree(spec.rbm_weights(weights, l), self.dev), spec.rbm_model(self.model, l),
-                                   self.train, self.dev) for l in range(len(self.model.hidden))]
+                                   self.train, self.dev, fused=self.mode == "epoch")
+                         for l in range(len(self.model.hidden))]
         self.clf = put_tree({"kernel": weights["clf.kernel"], "bias": weights["clf.bias"]}, self.dev)
         self.clf_state = init_state(self.tx, self.clf, self.dev)
         self.epoch = 0
@@ -66,18 +71,19 @@ class Adapter(AdapterBase):
         """xb (steps, B, V); yb (steps, B, 1 + noise): labels in column 0, then the harness noise.
         Pretraining epochs return the mean reconstruction error, classifier epochs the mean loss."""
         steps, b = xb.shape[:2]
-        x = jax.device_put(xb.reshape(steps * b, -1), self.dev)
+        x = to_device(xb.reshape(steps * b, -1), self.dev)
         layer = spec.phase(self.epoch, self.model)
         self.epoch += 1
         if layer is None:
             feats = self._up(self._rbms(), x).reshape(steps, b, -1)
-            return self._classifier_epoch(feats, jax.device_put(yb[..., 0].astype(np.int32), self.dev))
-        us = jax.device_put(np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]]), self.dev)
+            return self._classifier_epoch(feats, to_device(yb[..., 0].astype(np.int32), self.dev))
+        us = to_device(np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]]), self.dev)
         return self.trainers[layer].epoch(self._up(self._rbms(layer), x).reshape(steps, b, -1), us)
 
     def _classifier_epoch(self, feats: jax.Array, ys: jax.Array) -> float:
         """feats (steps, B, H_last), ys (steps, B) int on the device -> mean loss over the steps."""
-        self.clf, self.clf_state, loss = optax_epoch(self._clf_fns, self.clf, self.clf_state, feats, ys, self.dev)
+        self.clf, self.clf_state, loss = optax_epoch(self._clf_fns, self.clf, self.clf_state, feats, ys, self.dev,
+                                                     fused=self.mode == "epoch")
         return loss
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """DBN in TensorFlow: architectures/rbm's tf.Variable RBMs and CD trainers per layer, a Keras 3
-Dense softmax classifier trained with tf.GradientTape and the optimizer written in TF ops; every
-step and the up-pass are tf.functions traced once."""
+Dense softmax classifier trained with tf.GradientTape and the optimizer written in TF ops; each
+phase's epoch runs in the job's mode (``epoch_trainer``: a tf.function step per batch, the fused
+epoch with or without XLA, or eager); the up-pass is a tf.function traced once."""
 from __future__ import annotations
 
 import keras
@@ -31,7 +32,7 @@ def make_classifier(weights: dict[str, np.ndarray]) -> keras.layers.Dense:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # one tf.function call per batch from a Python loop
+    MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's, per phase
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -46,14 +47,15 @@ class Adapter(AdapterBase):
             self.rbms = [RBM(spec.rbm_weights(weights, l)) for l in range(n_layers)]
             self.clf = make_classifier(weights)
             # one trainer per layer and one classifier optimizer, each fresh for its own phase
-            self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train) for l, rbm in enumerate(self.rbms)]
+            self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train, self.mode)
+                             for l, rbm in enumerate(self.rbms)]
             self.clf_opt = Optimizer(self.train, self.clf.trainable_variables)
         sizes = spec.layer_sizes(self.model, self.info)
         # traced once each: unknown row counts in the signatures
         x = tf.TensorSpec([None, sizes[0]], tf.float32)
         self._up = [tf.function(lambda a, n=n: self._up_pass(a, n), input_signature=[x]) for n in range(n_layers + 1)]
         self._clf_train = epoch_trainer(self._classifier_step, tf.TensorSpec([None, sizes[-1]], tf.float32),
-                                        tf.TensorSpec([None], tf.int64))
+                                        tf.TensorSpec([None], tf.int64), self.mode)
         self._forward = tf.function(lambda a: self.clf(self._up_pass(a, n_layers)), input_signature=[x])
         self.epoch = 0
 

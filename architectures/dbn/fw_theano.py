@@ -1,6 +1,7 @@
 """DBN in Theano, through PyTensor: float32 shared variables; architectures/rbm's compiled CD step per
 layer, a compiled softmax-classifier step (``pytensor.grad`` of the cross-entropy, symbolic optimizer
-updates) and compiled up-passes, all compiled once in ``build``.
+updates) and compiled up-passes, all compiled once in ``build``. Mode ``epoch``: the CD steps and
+the classifier steps each inside one ``pytensor.scan`` over the epoch's batches instead.
 Every constant is a numpy float32: PyTensor turns a Python float into float64 and would upcast.
 """
 from __future__ import annotations
@@ -11,11 +12,11 @@ import pytensor.tensor as pt
 
 from architectures.dbn import spec
 from architectures.rbm.fw_theano import NAMES, CDTrainer, hidden_probs
-from harness.frameworks.theano import MODE, Optimizer, check_device, epoch_mean, flat32, xent
+from harness.frameworks.theano import MODE, Optimizer, check_device, compile_epoch, epoch_mean, flat32, xent
 
 
 class Adapter:
-    MODES = ("step",)  # compiled steps per batch (Theano's classic loop)
+    MODES = ("step", "epoch")  # step: compiled steps per batch (Theano's classic loop); epoch: compiled scans
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
@@ -31,7 +32,8 @@ class Adapter:
                      for l in range(n_layers)]
         self.clf = [pytensor.shared(np.array(weights[f"clf.{k}"], np.float32), name=f"clf.{k}") for k in ("kernel", "bias")]
         # one trainer per layer and one classifier optimizer, each fresh for its own phase
-        self.trainers = [CDTrainer(p, spec.rbm_model(self.model, l), self.train) for l, p in enumerate(self.rbms)]
+        self.trainers = [CDTrainer(p, spec.rbm_model(self.model, l), self.train, fused=self.mode == "epoch")
+                         for l, p in enumerate(self.rbms)]
         x = pt.matrix("x", dtype="float32")
         self._up = [pytensor.function([x], self._up_pass(x, n), mode=MODE) for n in range(1, n_layers + 1)]
         self._up.insert(0, lambda a: a)  # the input itself
@@ -49,7 +51,11 @@ class Adapter:
         return pt.dot(f, self.clf[0]) + self.clf[1]
 
     def _compile_classifier_step(self) -> pytensor.compile.Function:
-        """f(features (B, H), y (B,)) -> mean cross-entropy; updates the classifier in place."""
+        """f(features (B, H), y (B,)) -> mean cross-entropy; updates the classifier in place. Mode
+        ``epoch``: f(features (steps, B, H), y (steps, B)) -> the mean over the steps, one scan."""
+        if self.mode == "epoch":
+            fs, ys = pt.tensor3("fs", dtype="float32"), pt.matrix("ys", dtype="int64")
+            return compile_epoch(lambda p, f, y: xent(pt.dot(f, p[0]) + p[1], y), Optimizer(self.train), self.clf, fs, ys)
         f, y = pt.matrix("f", dtype="float32"), pt.vector("y", dtype="int64")
         loss = xent(self._logits(f), y)
         updates = Optimizer(self.train).updates(self.clf, pytensor.grad(loss, self.clf))
@@ -70,7 +76,7 @@ class Adapter:
         if layer is None:
             feats = self._up[-1](x).reshape(steps, b, -1)
             ys = np.ascontiguousarray(yb[..., 0], dtype=np.int64)
-            return epoch_mean(self._clf_step, feats, ys)
+            return float(self._clf_step(feats, ys)) if self.mode == "epoch" else epoch_mean(self._clf_step, feats, ys)
         us = np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]], dtype=np.float32)
         return self.trainers[layer].epoch(self._up[layer](x).reshape(steps, b, -1), us)
 

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import forward, jax_device, put_rows
+from harness.frameworks.flax import forward, jax_device, put_rows, to_device
 
 
 def decay(value: float, t: jax.Array, total: jax.Array, kind: str, what: str) -> jax.Array:
@@ -88,10 +88,11 @@ def train_epoch(som: SOM, x: jax.Array, total: jax.Array) -> jax.Array:
 
 
 class Adapter:
-    MODES = ("step",)  # the whole epoch is one nnx.jit'd scan over SOM steps (samples or batches)
+    MODES = ("epoch",)  # the whole epoch is one nnx.jit'd scan over SOM steps (samples or batches)
+    ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, *, mode="epoch", device="cpu", seed=0):
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         self.dev = jax_device(device)
 
@@ -109,7 +110,7 @@ class Adapter:
         steps, b = xb.shape[:2]
         online = self.model.algorithm == "online"
         x = np.asarray(xb, np.float32).reshape((steps * b, -1) if online else (steps, b, -1))
-        dist = train_epoch(self.som, jax.device_put(x, self.dev), jnp.int32(self.train.epochs * x.shape[0]))
+        dist = train_epoch(self.som, to_device(x, self.dev), jnp.int32(self.train.epochs * x.shape[0]))
         return float(dist) / (steps * b)
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.frameworks.jax import AdapterBase, put_rows
+from harness.frameworks.jax import AdapterBase, put_rows, to_device
 
 
 def decay(value: float, t: jax.Array, total: jax.Array, kind: str, what: str) -> jax.Array:
@@ -79,7 +79,8 @@ def distances(w: jax.Array, x: jax.Array) -> jax.Array:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # the whole epoch is one jit'd scan over SOM steps (samples or batches)
+    MODES = ("epoch",)  # the whole epoch is one jit'd scan over SOM steps (samples or batches)
+    ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
     NOTES = ""
 
     def __init__(self, model, info, train, **kw):
@@ -104,7 +105,7 @@ class Adapter(AdapterBase):
         online = self.model.algorithm == "online"
         x = np.asarray(xb, np.float32).reshape((steps * b, -1) if online else (steps, b, -1))
         n = x.shape[0]
-        self.W, dist = self._epoch(self.ar, self.ac, self.W, jax.device_put(x, self.dev),
+        self.W, dist = self._epoch(self.ar, self.ac, self.W, to_device(x, self.dev),
                                    jnp.int32(self.t), jnp.int32(self.train.epochs * n))
         self.t += n
         return float(dist) / (steps * b)

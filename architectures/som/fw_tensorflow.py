@@ -33,10 +33,11 @@ def first_argmin(d: tf.Tensor) -> tf.Tensor:
 
 
 class Adapter(AdapterBase):
-    MODES = ("step",)  # the epoch's SOM steps (samples or batches) in one tf.function while loop
+    MODES = ("epoch",)  # the epoch's SOM steps (samples or batches) in one tf.function while loop
+    ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, *, mode="epoch", device="cpu", seed=0):
         super().__init__(model, info, train, mode=mode, device=device, seed=seed)
         d = int(np.prod(info.input_shape))
         self.shape = (model.rows, model.cols, d)

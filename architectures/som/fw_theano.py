@@ -27,10 +27,11 @@ def decay(value: float, t, total, kind: str, what: str):
 
 
 class Adapter:
-    MODES = ("step",)  # the epoch's SOM steps (samples or batches) in one compiled scan
+    MODES = ("epoch",)  # the epoch's SOM steps (samples or batches) in one compiled scan
+    ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
     NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, *, mode="epoch", device="cpu", seed=0):
         check_device(device)
         self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
         d = int(np.prod(info.input_shape))
