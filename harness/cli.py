@@ -40,7 +40,8 @@ class RichProgress:
 
     def __init__(self) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=console, transient=False)
+                                 TimeElapsedColumn(), console=console, transient=False,
+                                 refresh_per_second=2)  # redraws run on the jobs' CPUs: few of them
         self.task = None
         self.counts: dict[str, int] = {}
 

@@ -32,6 +32,7 @@ class Job:
     threads: int
     timeout_s: float
     memory_limit_mb: int
+    min_timed_s: float = 0.0  # steady epochs timed at least this long (config.RunConfig.min_timed_s)
     # when set, the runner records this status without starting a process
     preset_status: str | None = None
     preset_reason: str | None = None
@@ -96,7 +97,8 @@ def _job(cfg: RunConfig, b, name: str, fw: str, mode: str, device: str, repeat: 
               architecture=b.architecture, dataset=b.dataset, data=dict(b.data), model=dict(b.model),
               train=b.train.model_dump(), framework=fw, mode=mode, device=device, seed=cfg.seed + repeat,
               repeat=repeat, threads=cfg.threads, timeout_s=b.timeout_s or cfg.timeout_s,
-              memory_limit_mb=cfg.memory_limit_mb)
+              memory_limit_mb=cfg.memory_limit_mb,
+              min_timed_s=cfg.min_timed_s if b.min_timed_s is None else b.min_timed_s)
     if asked and asked != mode:
         job.extra["requested_mode"] = asked
     if b.sweep_point:

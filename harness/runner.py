@@ -66,7 +66,11 @@ def _loadavg() -> float | None:
 
 
 def _tree_rss_mb(pid: int) -> float:
-    import psutil
+    """RSS of the job's process tree, sampled while the job runs (on its CPUs: kept cheap)."""
+    fast = _proc_tree_rss(pid)
+    if fast is not None:
+        return fast / 2**20
+    import psutil  # psutil's children() reads every process on the machine: the slow way
 
     try:
         p = psutil.Process(pid)
@@ -80,6 +84,33 @@ def _tree_rss_mb(pid: int) -> float:
         except psutil.Error:
             pass
     return total / 2**20
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _proc_tree_rss(pid: int) -> int | None:
+    """Bytes resident in ``pid`` and its descendants from Linux's /proc/<pid>/statm and
+    /proc/<pid>/task/*/children (~30 us for a worker, against ~0.6 ms for psutil's scan of every
+    process); None where /proc lacks them (another OS)."""
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * _PAGE
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except FileNotFoundError:
+            if p == pid and not os.path.exists("/proc/self/task"):
+                return None
+        except (ProcessLookupError, PermissionError, ValueError, OSError):
+            continue
+    return total
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

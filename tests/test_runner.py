@@ -34,6 +34,7 @@ def _write(tmp_path: Path, cfg: dict) -> Path:
 @pytest.mark.slow
 def test_end_to_end_mlp_all_frameworks(tmp_path):
     cfg = {"name": "e2e", "repeats": 1, "frameworks": SEVEN, "timeout_s": 300, "modes": ["step", "eager"],
+           "min_timed_s": 0.05,
            "benchmarks": [{"name": "mlp-<tiny>", "architecture": "mlp", "dataset": "digits", "target": {"accuracy": 0.5},
                            "model": {"hidden": [16]}, "train": {"epochs": 3, "batch_size": 64, "lr": 0.01}}]}
     # the name with <> is illegal: check it is refused, then use a legal one
@@ -64,6 +65,9 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
         t = r["timing"]
         assert all(t[k] is not None and t[k] > 0 for k in results.TIMING_KEYS)
         assert t["compile_s"] is not None and t["compile_s"] >= 0
+        # timing-only epochs after the 3 configured ones lengthen the steady state, not the curve
+        assert t["epochs_timed"] == 2 + t["extra_epochs"] and "extra_stopped" not in t
+        assert t["extra_epochs"] == 0 or t["epoch_s"] * t["epochs_timed"] < 3 * 0.05  # no more than needed
         # FLOP/s of every gradient-trained job, below the machine limit measured at the start
         assert 0 < t["train_flops_per_s"] < env["gemm_peaks"]["cpu"]["flops"], (fw, mode)
         assert r["memory"]["rss_peak_mb"] >= r["memory"]["rss_base_mb"] * 0.5 > 0
@@ -73,6 +77,7 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
         assert tgt["metric"] == "accuracy" and tgt["reached"] and 1 <= tgt["epochs"] <= 3
         assert 0 < tgt["train_s"] <= t["train_s"] and tgt["train_s"] < tgt["wall_s"]
     assert runs[("torch", "eager")]["extra"]["requested_mode"] == "step"
+    assert any(r["timing"]["extra_epochs"] > 0 for r in recs if r["status"] == "ok")
     assert len({r["extra"]["data_fingerprint"] for r in recs if r["status"] == "ok"}) == 1
     for k in ("cpu", "cores_logical", "memory_gb", "gpus", "os", "python", "frameworks", "git_commit",
               "config_hash", "gemm_peak", "gemm_peaks", "framework_probe"):
@@ -103,6 +108,7 @@ def _fault_config() -> dict:
         benches.append({"name": f"good-after-{f}", "architecture": "faults", "frameworks": ["autograd"], **small})
     benches.append({"name": "import-fails", "architecture": "faults", "frameworks": ["sklearn"], **small})
     return {"name": "faults", "repeats": 1, "memory_limit_mb": 700, "timeout_s": 120, "measure_peaks": False,
+            "min_timed_s": 0,
             "benchmarks": benches}
 
 
@@ -133,7 +139,7 @@ def test_faults_are_recorded_and_the_run_goes_on(tmp_path):
 
 @pytest.mark.slow
 def test_kill_minus_9_then_resume(tmp_path):
-    cfg = {"name": "resume", "repeats": 4, "frameworks": ["autograd"], "measure_peaks": False,
+    cfg = {"name": "resume", "repeats": 4, "frameworks": ["autograd"], "measure_peaks": False, "min_timed_s": 0,
            "benchmarks": [{"architecture": "mlp", "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 128}}]}
     path, out = _write(tmp_path, cfg), tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--out", str(out)], cwd=ROOT,
@@ -184,7 +190,7 @@ def test_every_architecture_runs_through_the_runner(tmp_path):
     """Each architecture once through the real runner/worker path (autograd: the lightest import)."""
     import importlib
 
-    cfg = {"name": "archs", "repeats": 1, "frameworks": ["autograd"], "benchmarks": TINY}
+    cfg = {"name": "archs", "repeats": 1, "frameworks": ["autograd"], "benchmarks": TINY, "min_timed_s": 0.2}
     out = tmp_path / "run"
     p = _annbench("run", str(_write(tmp_path, cfg)), "--out", str(out))
     assert p.returncode == 0, p.stdout + p.stderr
@@ -194,7 +200,16 @@ def test_every_architecture_runs_through_the_runner(tmp_path):
         assert r["status"] == "ok", (r["benchmark"], r["framework"], r["error"])
         spec = importlib.import_module(f"architectures.{r['architecture']}.spec")
         assert set(spec.METRICS) & set(r["metrics"]), (r["architecture"], r["metrics"])
-        assert len(r["curve"]) >= 1 and r["params"] > 0
+        epochs = next(b["train"]["epochs"] for b in TINY if b["architecture"] == r["architecture"])
+        assert len(r["curve"]) == epochs and r["params"] > 0
+        # timing-only epochs, until 0.2 s of steady epochs, where the epochs are alike and there is a
+        # steady state; the curve (the configured epochs) is untouched by them
+        t, steady_s = r["timing"], r["curve"][-1]["seconds"] - r["curve"][0]["seconds"]
+        if getattr(spec, "EXTRA_TIMING", True) and epochs > 1 and steady_s < 0.2:
+            assert t["extra_epochs"] > 0, r["benchmark"]
+        else:
+            assert t["extra_epochs"] == 0, r["benchmark"]
+        assert t["epochs_timed"] == epochs - 1 + t["extra_epochs"] and t["min_timed_s"] == 0.2
     html = (out / "report.html").read_text()
     for b in TINY:
         assert b["architecture"] in html
@@ -205,7 +220,7 @@ def test_sweep_and_auto_repeats_through_the_runner(tmp_path):
     """A batch-size sweep gets its scaling section; ``repeats: auto`` adds interleaved rounds up to
     its cap when the CI cannot be met (a ±0.001% CI never is), and each round is a new seed."""
     small = {"architecture": "mlp", "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 64}}
-    cfg = {"name": "sweep", "repeats": 1, "frameworks": ["autograd"], "measure_peaks": False,
+    cfg = {"name": "sweep", "repeats": 1, "frameworks": ["autograd"], "measure_peaks": False, "min_timed_s": 0,
            "auto_repeats": {"min": 3, "max": 4, "rel_ci": 0.00001},
            "benchmarks": [{**small, "name": "bs", "sweep": {"param": "train.batch_size", "values": [32, 128]}},
                           {**small, "name": "auto", "repeats": "auto"}]}

@@ -54,6 +54,15 @@ def cell(s: dict, unit: str = "", rank: bool = True, ci: bool = False) -> dict:
     return {"text": fmt_num(s["median"], unit), "spread": spread, "wide": wide, "title": title}
 
 
+def _timed(c: dict, row: dict) -> dict:
+    """The steady-epoch cell's hover text also says how many steady epochs each job timed (the
+    configured ones after the first, plus timing-only ones up to ``min_timed_s``)."""
+    n = (row.get("epochs_timed") or {}).get("median")
+    if n:
+        c["title"] += f"; median of {n:.0f} steady epochs per job"
+    return c
+
+
 def _efficiency(rows: list[dict], peaks: dict) -> list[str]:
     """Achieved training FLOP/s as a fraction of the device's measured GEMM peak (the best of numpy
     and every framework's own matmul); above 1 is a bug, flagged."""
@@ -102,7 +111,8 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
             "n": r["n"], "params": r["params"],
             "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
             # the CI of the median in view for the steady epoch (the number to compare); all cells have it on hover
-            "timings": [cell(r[c[0]], c[3], ci=c[0] == "epoch_s") for c in aggregate.COLUMNS],
+            "timings": [_timed(cell(r[c[0]], c[3], ci=c[0] == "epoch_s"), r) if c[0] == "epoch_s"
+                        else cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
             "efficiency": eff, "target": _target_cell(r["target"]),
             "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
             if ratio else "–",

@@ -30,6 +30,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
         row["target_s"] = tgt.get("train_s") if tgt else None
         row["target_epochs"] = tgt.get("epochs") if tgt else None
         row["examples_per_epoch"] = (r.get("timing") or {}).get("examples_per_epoch")
+        row["epochs_timed"] = (r.get("timing") or {}).get("epochs_timed")
         for col, (sec, key), *_ in COLUMNS:
             row[col] = (r.get(sec) or {}).get(key)
         for k, v in (r.get("metrics") or {}).items():
@@ -66,6 +67,7 @@ def table(df: pd.DataFrame, arch: str) -> tuple[list[str], list[dict]]:
             row[m] = summary(g[f"m.{m}"].tolist())
         for col, *_ in COLUMNS:
             row[col] = summary(g[col].tolist())
+        row["epochs_timed"] = summary(g.epochs_timed.tolist()) if "epochs_timed" in g else {}
         reached = g[g.target_reached == True]  # noqa: E712  (None means no target)
         row["target"] = {"n": int(g.target_reached.notna().sum()), "reached": len(reached),
                          "s": summary(reached.target_s.tolist()), "epochs": summary(reached.target_epochs.tolist())}
