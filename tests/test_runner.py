@@ -104,7 +104,7 @@ def _fault_config() -> dict:
     benches = []
     for f in FAULTS:
         benches.append({"name": f"fault-{f}", "architecture": "faults", "frameworks": ["autograd"],
-                        "timeout_s": 20, **small, "model": {"hidden": [8], "fault": f}})
+                        "timeout_s": 10, **small, "model": {"hidden": [8], "fault": f}})
         benches.append({"name": f"good-after-{f}", "architecture": "faults", "frameworks": ["autograd"], **small})
     benches.append({"name": "import-fails", "architecture": "faults", "frameworks": ["sklearn"], **small})
     return {"name": "faults", "repeats": 1, "memory_limit_mb": 700, "timeout_s": 120, "measure_peaks": False,
