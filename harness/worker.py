@@ -97,13 +97,18 @@ def _extra_timing(spec, data, train, model, adapter, job: dict, steady: list[flo
     harness's batches for epochs E, E+1, ...), timed and synced the same way, after the metrics and
     the inference latency are taken, so they change no reported metric, curve, target or train_s.
     Only where there is a steady state (two epochs or more) and the architecture's epochs are alike
-    (``spec.EXTRA_TIMING``). Returns the record's ``timing.extra_epochs`` and ``min_timed_s`` (and
-    ``extra_stopped`` when the loss went non-finite)."""
+    (``spec.EXTRA_TIMING``); at most 4 x min_timed_s of wall time. Returns the record's
+    ``timing.extra_epochs`` and ``min_timed_s`` (and ``extra_stopped`` when the loss went non-finite
+    or the wall-time cap ended it)."""
     budget = float(job.get("min_timed_s") or 0.0)
     if not steady or not getattr(spec, "EXTRA_TIMING", True) or sum(steady) >= budget:
         return {"extra_epochs": 0, "min_timed_s": budget}
     n, total = 0, sum(steady)
+    deadline = measure.now() + 4 * budget  # the untimed batching of each epoch may cost more than its training
     while total < budget:
+        if measure.now() > deadline:
+            return {"extra_epochs": n, "min_timed_s": budget,
+                    "extra_stopped": f"wall-time cap (4 x min_timed_s) after {n} extra epochs: batching dominates"}
         xb, yb = _epoch(spec, data, train, model, job["seed"], train.epochs + n)
         t = measure.now()
         loss = adapter.train_epoch(xb, yb)

@@ -66,7 +66,7 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
         assert all(t[k] is not None and t[k] > 0 for k in results.TIMING_KEYS)
         assert t["compile_s"] is not None and t["compile_s"] >= 0
         # timing-only epochs after the 3 configured ones lengthen the steady state, not the curve
-        assert t["epochs_timed"] == 2 + t["extra_epochs"] and "extra_stopped" not in t
+        assert t["epochs_timed"] == 2 + t["extra_epochs"] and "nan" not in t.get("extra_stopped", "")
         assert t["extra_epochs"] == 0 or t["epoch_s"] * t["epochs_timed"] < 3 * 0.05  # no more than needed
         # FLOP/s of every gradient-trained job, below the machine limit measured at the start
         assert 0 < t["train_flops_per_s"] < env["gemm_peaks"]["cpu"]["flops"], (fw, mode)
