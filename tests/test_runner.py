@@ -237,3 +237,28 @@ def test_sweep_and_auto_repeats_through_the_runner(tmp_path):
     assert sorted(r["repeat"] for r in auto) == [0, 1, 2, 3] and len({r["seed"] for r in auto}) == 4
     html = (out / "report.html").read_text()
     assert "Scaling sweeps" in html and "train.batch_size" in html
+
+
+def test_tree_rss_counts_the_whole_process_tree():
+    """The memory cap's sampler sees a grandchild's memory (torch.compile's workers, for one), from
+    /proc where it can, psutil elsewhere; both agree."""
+    import psutil
+
+    from harness.runner import _PROC_CHILDREN, _proc_tree_rss, _tree_rss_mb
+
+    grandchild = "import time; x = bytearray(150 * 2**20); print('ready', flush=True); time.sleep(30)"
+    child = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {grandchild!r}], "
+             "stdout=subprocess.PIPE, text=True); print(p.stdout.readline(), end='', flush=True); time.sleep(30)")
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        assert len(tree) == 2
+        slow = sum(p.memory_info().rss for p in tree) / 2**20
+        assert slow > 150 and abs(_tree_rss_mb(proc.pid) - slow) < 5
+        fast = _proc_tree_rss(proc.pid)
+        assert (fast is None) == (not _PROC_CHILDREN)  # this machine and CI's: Linux with the files
+        assert fast is None or abs(fast / 2**20 - slow) < 5
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
