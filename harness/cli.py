@@ -167,19 +167,20 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory holding res
 
 
 @app.command("list")
-def list_() -> None:
+def list_(modes: bool = typer.Option(False, "--modes", help="Show each implementation's execution modes "
+                                     "instead of ✓ (step→eager: a request for step runs eager).")) -> None:
     """The architecture x framework matrix: implemented, unsupported (with reason) or missing."""
     t = Table(title="annbench implementations")
     t.add_column("architecture", no_wrap=True)
     for fw in registry.FRAMEWORKS:
-        t.add_column(fw + ("" if registry.installed(fw) else "*"), no_wrap=True)
+        t.add_column(fw + ("" if registry.installed(fw) else "*"), no_wrap=not modes)
     reasons = []
     for a in registry.architectures():
         row = []
         for fw in registry.FRAMEWORKS:
             impl = registry.implementation(a, fw)
             if impl.status == "implemented":
-                row.append("[green]✓[/green]")
+                row.append(f"[green]{_modes_cell(a, fw) if modes else '✓'}[/green]")
             elif impl.status == "unsupported":
                 reasons.append((a, fw, impl.reason))
                 row.append(f"[yellow]n/a{len(reasons)}[/yellow]")
@@ -189,8 +190,14 @@ def list_() -> None:
     console.print(t)
     for i, (a, fw, why) in enumerate(reasons, 1):
         console.print(f"n/a{i} {a}/{fw}: {why}", markup=False)
-    console.print("✓ implemented · n/aN unsupported by that framework (reason above) · — not implemented · "
+    console.print(("modes it runs (a→b: asked for a, runs b)" if modes else "✓ implemented") +
+                  " · n/aN unsupported by that framework (reason above) · — not implemented · "
                   "* not installed · theano = PyTensor, Theano's maintained successor", markup=False)
+
+
+def _modes_cell(arch: str, fw: str) -> str:
+    table = registry.modes(arch, fw)
+    return " ".join(table.modes) + "".join(f" {a}→{m}" for a, m in table.aliases.items())
 
 
 @app.command()

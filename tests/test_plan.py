@@ -106,3 +106,18 @@ def test_paired_ratio_cancels_drift_that_independent_medians_keep():
     assert paired["paired"] and paired["ratio"] == pytest.approx(2.0) and paired["ci"] == pytest.approx([2.0, 2.0])
     loose = ratio_ci(list(a.values()), list(b.values()))
     assert loose["ci"][1] - loose["ci"][0] > 0.5  # the same data without pairing cannot say as much
+
+
+def test_list_shows_the_modes():
+    """``annbench list --modes``: each implementation's modes and aliases, read without importing a framework."""
+    from typer.testing import CliRunner
+
+    from harness.cli import _modes_cell, app
+
+    assert _modes_cell("som", "jax") == "epoch step→epoch" and _modes_cell("som", "autograd") == "step"
+    assert _modes_cell("mlp", "torch") == "eager compiled step→eager"
+    assert _modes_cell("mlp", "tensorflow") == "step epoch epoch-xla eager"
+    r = CliRunner().invoke(app, ["list", "--modes"])
+    assert r.exit_code == 0, r.output
+    assert "step→epoch" in r.output and "epoch-xla" in r.output and "asked for a, runs b" in r.output
+    assert "✓" not in r.output.split("n/a1")[0]  # modes in place of the ticks
