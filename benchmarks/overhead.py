@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -139,7 +141,7 @@ def run_case(case: str, epochs: int) -> dict:
 
     fw, mode = case.split("/")
     env = {**os.environ, **thread_env(2, "cpu"), "PYTHONPATH": str(ROOT)}
-    out: dict = {"harness": [], "bare": []}
+    out: dict = {"harness": [], "bare": [], "per_process": []}
     for first in (0, 1):
         p = subprocess.run([sys.executable, "-c", CHILD, fw, mode, str(epochs), str(first)], env=env, cwd=ROOT,
                            capture_output=True, text=True)
@@ -148,6 +150,7 @@ def run_case(case: str, epochs: int) -> dict:
         r = json.loads(p.stdout.strip().splitlines()[-1])
         out["harness"] += r["harness"]
         out["bare"] += r["bare"]
+        out["per_process"].append(float(np.median(np.divide(r["harness"], r["bare"]))))
     return out
 
 
@@ -174,7 +177,8 @@ def main() -> int:
         worst = max(worst, paired["median"])
         print(f"{case:>15}: harness {h['median'] * 1e3:8.2f} ms/epoch (IQR {h['iqr'] * 1e3:.2f})   "
               f"bare {b['median'] * 1e3:8.2f} ms/epoch (IQR {b['iqr'] * 1e3:.2f})   "
-              f"ratio {paired['median']:.3f} [{paired['ci'][0]:.3f}, {paired['ci'][1]:.3f}]")
+              f"ratio {paired['median']:.3f} [{paired['ci'][0]:.3f}, {paired['ci'][1]:.3f}]   "
+              f"(per process: {r['per_process'][0]:.3f} harness built first, {r['per_process'][1]:.3f} bare first)")
     print(f"worst overhead ratio {worst:.3f} (goal <= 1.01; jax/epoch vs hand-fused lax.scan: <= 1.2)")
     return 1 if failed else 0
 
