@@ -91,6 +91,7 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
     assert "data:image/png;base64," in html
     assert "to target" in html and "Threads and matmul per framework" in html
     assert "Machine speed during the run" in html
+    assert "steady epochs per job" in html and "min_timed_s" in html  # how many epochs each median holds
 
 
 FAULTS = ["segfault", "exit", "hang", "oom", "nan", "raise"]
