@@ -86,6 +86,10 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
         probe = env["framework_probe"][fw]
         assert probe["gemm"]["cpu"]["flops"] > 0 and probe["threads"], (fw, probe)
         assert probe["gemm"]["cpu"]["flops"] <= env["gemm_peaks"]["cpu"]["flops"]
+    # a matmul is measured once: numpy's for autograd and scikit-learn, jax's for flax
+    gemm = {fw: env["framework_probe"][fw]["gemm"]["cpu"] for fw in SEVEN}
+    assert [gemm[fw].get("same_as") for fw in SEVEN] == [None, None, None, "jax", "numpy", "numpy", None], gemm
+    assert gemm["flax"]["flops"] == gemm["jax"]["flops"] and gemm["autograd"]["flops"] == gemm["sklearn"]["flops"]
     html = (out / "report.html").read_text()
     assert "mlp-tiny" in html and "<script" not in html.lower()
     assert "data:image/png;base64," in html

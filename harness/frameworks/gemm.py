@@ -4,7 +4,8 @@ in a fresh process with the job's thread environment). Importing this module imp
 ``matmul(framework, n, device)`` imports the one asked for.
 
 Prints one JSON object: the framework's version, the threads it actually uses (its helper's
-``setup``) and the best GEMM rate over a few sizes, or ``{"error": ...}``.
+``setup``) and the best GEMM rate over a few sizes, or ``{"error": ...}``. A fourth argument
+``--no-gemm`` skips the GEMM (the run already measured the same matmul: see ``BUILDERS``).
 """
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ def peak(framework: str, device: str = "cpu", sizes: tuple[int, ...] = SIZES, re
 
 def main(argv: list[str]) -> int:
     fw, threads, device = argv[1], int(argv[2]), argv[3]
+    want_gemm = "--no-gemm" not in argv[4:]
     try:
         out: dict = {"gemm": None}
         if fw != "numpy":
@@ -111,7 +113,8 @@ def main(argv: list[str]) -> int:
                 out["gemm_error"] = reason
                 print(json.dumps(out, default=str))
                 return 0
-        out["gemm"] = peak(fw, device)
+        if want_gemm:
+            out["gemm"] = peak(fw, device)
     except Exception as e:  # the run goes on without this peak; env.json says why
         out = {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
     print(json.dumps(out, default=str))

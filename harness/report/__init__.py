@@ -256,7 +256,8 @@ def _probe_rows(env: dict) -> list[dict]:
     for fw, p in (env.get("framework_probe") or {}).items():
         gemm = []
         for dev, g in (p.get("gemm") or {}).items():
-            gemm.append(f"{dev}: {g['flops'] / 1e9:.1f} GFLOP/s (n={g['size']})" if g.get("flops")
+            same = f", {registry.DISPLAY.get(g['same_as'], g['same_as'])}'s matmul" if g.get("same_as") else ""
+            gemm.append(f"{dev}: {g['flops'] / 1e9:.1f} GFLOP/s (n={g['size']}{same})" if g.get("flops")
                         else f"{dev}: n/a — {g.get('error')}")
         rows.append({"fw": registry.DISPLAY.get(fw, fw), "version": p.get("version") or "",
                      "threads": json.dumps(p.get("threads"), separators=(", ", ": ")) if p.get("threads") else
