@@ -93,7 +93,7 @@ _PROC_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 
 def _proc_tree_rss(pid: int) -> int | None:
     """Bytes resident in ``pid`` and its descendants from Linux's /proc/<pid>/statm and
-    /proc/<pid>/task/*/children (~30 us for a worker, against ~0.6 ms for psutil's scan of every
+    /proc/<pid>/task/*/children (~50 us for a worker, against ~0.6 ms for psutil's scan of every
     process); None where /proc lacks them (another OS, or a kernel without them)."""
     if not _PROC_CHILDREN:
         return None

@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def _finite(values) -> np.ndarray:
+    """The values as a float array, None/NaN/inf dropped (failed or untimed jobs)."""
+    return np.array([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+
+
 def summary(values, n_boot: int = 2000, seed: int = 0) -> dict:
     """median, q1, q3, iqr, rel_iqr, bootstrap 95% CI of the median, n; NaN/None dropped."""
-    v = np.array([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    v = _finite(values)
     if v.size == 0:
         return {"n": 0, "median": None, "q1": None, "q3": None, "iqr": None, "rel_iqr": None, "ci": None}
     q1, med, q3 = np.percentile(v, [25, 50, 75])
@@ -23,8 +28,7 @@ def summary(values, n_boot: int = 2000, seed: int = 0) -> dict:
 
 def ratio_ci(a, b, n_boot: int = 2000, seed: int = 0) -> dict | None:
     """Ratio of medians a/b with a bootstrap 95% CI (resampling each side independently)."""
-    a = np.array([x for x in a if x is not None and np.isfinite(x)], dtype=float)
-    b = np.array([x for x in b if x is not None and np.isfinite(x)], dtype=float)
+    a, b = _finite(a), _finite(b)
     if a.size == 0 or b.size == 0 or np.median(b) == 0:
         return None
     r = float(np.median(a) / np.median(b))

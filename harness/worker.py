@@ -101,26 +101,27 @@ def _extra_timing(spec, data, train, model, adapter, job: dict, steady: list[flo
     ``timing.extra_epochs`` and ``min_timed_s`` (and ``extra_stopped`` when the loss went non-finite
     or the wall-time cap ended it)."""
     budget = float(job.get("min_timed_s") or 0.0)
-    if not steady or not getattr(spec, "EXTRA_TIMING", True) or sum(steady) >= budget:
-        return {"extra_epochs": 0, "min_timed_s": budget}
-    n, total = 0, sum(steady)
+    out: dict = {"extra_epochs": 0, "min_timed_s": budget}
+    total = sum(steady)
+    if not steady or not getattr(spec, "EXTRA_TIMING", True):
+        return out
     deadline = measure.now() + 4 * budget  # the untimed batching of each epoch may cost more than its training
     while total < budget:
         if measure.now() > deadline:
-            return {"extra_epochs": n, "min_timed_s": budget,
-                    "extra_stopped": f"wall-time cap (4 x min_timed_s) after {n} extra epochs: batching dominates"}
-        xb, yb = _epoch(spec, data, train, model, job["seed"], train.epochs + n)
+            out["extra_stopped"] = "wall-time cap (4 x min_timed_s) reached: batching dominates"
+            break
+        xb, yb = _epoch(spec, data, train, model, job["seed"], train.epochs + out["extra_epochs"])
         t = measure.now()
         loss = adapter.train_epoch(xb, yb)
         adapter.sync()
         dt = measure.now() - t
-        n += 1
-        if loss is None or not math.isfinite(loss):  # nan/inf arithmetic may run at another speed
-            return {"extra_epochs": n - 1, "min_timed_s": budget,
-                    "extra_stopped": f"training loss {loss} at extra epoch {n}"}
+        if loss is None or not math.isfinite(loss):  # nan/inf arithmetic may run at another speed: untimed
+            out["extra_stopped"] = f"training loss {loss} at extra epoch {out['extra_epochs'] + 1}"
+            break
         steady.append(dt)
         total += dt
-    return {"extra_epochs": n, "min_timed_s": budget}
+        out["extra_epochs"] += 1
+    return out
 
 
 def run_job(job: dict) -> dict:
@@ -197,13 +198,13 @@ def run_job(job: dict) -> dict:
     steady = epoch_times[1:]  # epoch 1 holds tracing/JIT/compilation: never part of the steady state
     extra_timing = _extra_timing(spec, data, train, model, adapter, job, steady)
     base["machine_speed_gflops"] = {"before": speed_before, "after": measure.machine_speed()}
-    timing = {"import_s": import_s, "build_s": build_s, "first_epoch_s": epoch_times[0],
-              # one epoch has no steady state: honest "n/a" (None) rather than the compile-laden first epoch
-              "epoch_s": float(np.median(steady)) if steady else None,
+    # one epoch has no steady state: honest "n/a" (None) rather than the compile-laden first epoch
+    epoch_s = float(np.median(steady)) if steady else None
+    timing = {"import_s": import_s, "build_s": build_s, "first_epoch_s": epoch_times[0], "epoch_s": epoch_s,
               "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))) if steady else None,
               "epochs_timed": len(steady), **extra_timing, "train_s": train_s, "eval_s": eval_s,
               # what the first epoch cost beyond a steady one: tracing, JIT/XLA/inductor compilation, autotune
-              "compile_s": max(epoch_times[0] - float(np.median(steady)), 0.0) if steady else None,
+              "compile_s": max(epoch_times[0] - epoch_s, 0.0) if steady else None,
               "infer_ms": infer_ms, "infer_per_s": infer_per_s, "examples_per_epoch": examples}
     if flops and flops.get("train") and timing["epoch_s"]:
         # analytic training FLOPs of one steady epoch over its median time (DESIGN: measurement 6)

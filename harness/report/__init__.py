@@ -98,14 +98,15 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
         fastest = min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
     table_rows = []
     effs = _efficiency(rows, peaks or {})
+
+    def epoch_by_repeat(row: dict) -> dict:
+        sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
+                 & (df.device == row["device"])]
+        return dict(zip(sel.repeat, sel.epoch_s))
+
+    fastest_times = epoch_by_repeat(fastest) if fastest is not None else None
     for r, eff in zip(rows, effs):
-        key = (r["framework"], r["mode"], r["device"])
-        sel = df[(df.status == "ok") & (df.framework == key[0]) & (df["mode"] == key[1]) & (df.device == key[2])]
-        ratio = None
-        if fastest is not None:
-            fsel = df[(df.status == "ok") & (df.framework == fastest["framework"]) & (df["mode"] == fastest["mode"])
-                      & (df.device == fastest["device"])]
-            ratio = paired_ratio_ci(dict(zip(sel.repeat, sel.epoch_s)), dict(zip(fsel.repeat, fsel.epoch_s)))
+        ratio = paired_ratio_ci(epoch_by_repeat(r), fastest_times) if fastest_times is not None else None
         table_rows.append({
             "label": f"{registry.DISPLAY.get(r['framework'], r['framework'])}", "mode": r["mode"], "device": r["device"],
             "n": r["n"], "params": r["params"],
@@ -136,10 +137,9 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
     except Exception as e:  # a broken extra figure must not cost the report
         figs.append({"title": f"architecture figures unavailable: {results.one_line(str(e), 150)}", "png": None})
     fingerprints = sorted({(r.get("extra") or {}).get("data_fingerprint") for r in recs if r.get("status") == "ok"} - {None})
-    targets = {json.dumps((r.get("target") or {}).get("metric")) + " " + str((r.get("target") or {}).get("value"))
-               for r in recs if r.get("target")}
+    targets = {f"{r['target'].get('metric')} {r['target'].get('value')}" for r in recs if r.get("target")}
     return {"name": name, "arch": arch, "dataset": recs[0]["dataset"], "config": config,
-            "target": next(iter(targets)).replace('"', "") if len(targets) == 1 else None,
+            "target": next(iter(targets)) if len(targets) == 1 else None,
             "metrics": metrics, "columns": [(c[2], c[3]) for c in aggregate.COLUMNS], "rows": table_rows,
             "figures": figs, "notes": notes, "fingerprints": fingerprints,
             "statuses": dict(Counter(r["status"] for r in recs))}
