@@ -12,7 +12,16 @@ import pytensor.tensor as pt
 
 from architectures.dbn import spec
 from architectures.rbm.fw_theano import NAMES, CDTrainer, hidden_probs
-from harness.frameworks.theano import MODE, Optimizer, check_device, compile_epoch, epoch_mean, flat32, xent
+from harness.frameworks.theano import (
+    MODE,
+    Optimizer,
+    check_device,
+    compile_epoch,
+    compile_step,
+    epoch_mean,
+    flat32,
+    xent,
+)
 
 
 class Adapter:
@@ -47,19 +56,23 @@ class Adapter:
             x = hidden_probs(W, b_h, x)
         return x
 
-    def _logits(self, f):
-        return pt.dot(f, self.clf[0]) + self.clf[1]
+    def _logits(self, f, clf=None):
+        """Classifier logits of features f (N, H_last) with ``clf`` [kernel, bias] (default: the shared ones)."""
+        kernel, bias = clf or self.clf
+        return pt.dot(f, kernel) + bias
 
     def _compile_classifier_step(self) -> pytensor.compile.Function:
-        """f(features (B, H), y (B,)) -> mean cross-entropy; updates the classifier in place. Mode
-        ``epoch``: f(features (steps, B, H), y (steps, B)) -> the mean over the steps, one scan."""
+        """f(features (B, H), y (B,)) -> mean cross-entropy; updates the classifier in place
+        (``compile_step``). Mode ``epoch``: f(features (steps, B, H), y (steps, B)) -> the mean over
+        the steps, one scan (``compile_epoch``)."""
+        def loss(clf, f, y):
+            return xent(self._logits(f, clf), y)
+
         if self.mode == "epoch":
             fs, ys = pt.tensor3("fs", dtype="float32"), pt.matrix("ys", dtype="int64")
-            return compile_epoch(lambda p, f, y: xent(pt.dot(f, p[0]) + p[1], y), Optimizer(self.train), self.clf, fs, ys)
+            return compile_epoch(loss, Optimizer(self.train), self.clf, fs, ys)
         f, y = pt.matrix("f", dtype="float32"), pt.vector("y", dtype="int64")
-        loss = xent(self._logits(f), y)
-        updates = Optimizer(self.train).updates(self.clf, pytensor.grad(loss, self.clf))
-        return pytensor.function([f, y], loss, updates=updates, mode=MODE)
+        return compile_step(loss, Optimizer(self.train), self.clf, f, y)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {p.name: np.array(p.get_value(), np.float32) for layer in self.rbms for p in layer}
