@@ -35,10 +35,7 @@ def energy(w: tf.Tensor, b: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
 
 
 class Adapter(AdapterBase):
-    # the training loop (harness.frameworks.tensorflow.epoch_trainer): step = one tf.function call per
-    # batch from Python; epoch = the whole epoch in one tf.function (tf.while_loop); epoch-xla = that
-    # epoch compiled by XLA (jit_compile=True); eager = the same step op by op, no tf.function
-    MODES = ("step", "epoch", "epoch-xla", "eager")
+    MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
     NOTES = ""
 
     def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
