@@ -63,7 +63,7 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
         xs, ys = flat32(xb, lead=2), flat32(yb, lead=2)
-        return float(self._train(xs, ys)) if self.mode == "epoch" else epoch_mean(self._train, xs, ys)
+        return epoch_mean(self._train, xs, ys, fused=self.mode == "epoch")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D)."""

@@ -128,7 +128,7 @@ class Adapter:
             self.chains.set_value(np.zeros((self.n, xb.shape[1]), F32))
             self.fresh = False
         xs, us = flat32(xb, lead=2), np.ascontiguousarray(yb, dtype=F32)
-        return float(self._train(xs, us)) if self.mode == "epoch" else epoch_mean(self._train, xs, us)
+        return epoch_mean(self._train, xs, us, fused=self.mode == "epoch")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""

@@ -112,7 +112,7 @@ class Adapter:
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
         xs, ys = flat32(xb, lead=2), np.ascontiguousarray(yb, dtype=np.int64)
-        return float(self._train(xs, ys)) if self.mode == "epoch" else epoch_mean(self._train, xs, ys)
+        return epoch_mean(self._train, xs, ys, fused=self.mode == "epoch")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> logits (N, classes)."""

@@ -89,7 +89,7 @@ class Adapter:
         if layer is None:
             feats = self._up[-1](x).reshape(steps, b, -1)
             ys = np.ascontiguousarray(yb[..., 0], dtype=np.int64)
-            return float(self._clf_step(feats, ys)) if self.mode == "epoch" else epoch_mean(self._clf_step, feats, ys)
+            return epoch_mean(self._clf_step, feats, ys, fused=self.mode == "epoch")
         us = np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]], dtype=np.float32)
         return self.trainers[layer].epoch(self._up[layer](x).reshape(steps, b, -1), us)
 

@@ -104,7 +104,7 @@ class Adapter:
         """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
         xs = np.ascontiguousarray(xb, dtype=np.float32)
         ys = np.ascontiguousarray(yb, dtype=np.float32 if self.regression else np.int64)
-        return float(self._train(xs, ys)) if self.mode == "epoch" else epoch_mean(self._train, xs, ys)
+        return epoch_mean(self._train, xs, ys, fused=self.mode == "epoch")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""

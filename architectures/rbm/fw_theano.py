@@ -94,7 +94,7 @@ class CDTrainer:
         if self.persistent and not self.started:  # PCD starts from the first batch
             self._start(xs[0], us[0])
             self.started = True
-        return float(self._train(xs, us)) if self.fused else epoch_mean(self._train, xs, us)
+        return epoch_mean(self._train, xs, us, fused=self.fused)
 
 
 class Adapter:

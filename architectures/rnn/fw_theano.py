@@ -119,7 +119,7 @@ class Adapter:
         """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
         xs = self._seq(xb)
         ys = np.ascontiguousarray(yb, dtype=np.int64 if self.classify else np.float32)
-        return float(self._train(xs, ys)) if self.mode == "epoch" else epoch_mean(self._train, xs, ys)
+        return epoch_mean(self._train, xs, ys, fused=self.mode == "epoch")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""

@@ -156,7 +156,10 @@ def compile_epoch(loss_fn, opt: Optimizer, params: list, xs, ys) -> pytensor.com
     return compile_scan(update, [*params, *state], xs, ys)
 
 
-def epoch_mean(step, xs, ys) -> float:
+def epoch_mean(step, xs, ys, fused: bool = False) -> float:
     """step(x, y) -> float32 loss, once per batch of xs (steps, B, ...), ys (steps, B, ...) in order;
-    the mean by ``np.mean`` of the float32 losses, as a Python float."""
+    the mean by ``np.mean`` of the float32 losses, as a Python float. ``fused``: ``step`` is instead a
+    compiled epoch (``compile_epoch``/``compile_scan``), called once on the stacked batches."""
+    if fused:
+        return float(step(xs, ys))
     return float(np.mean([step(x, y) for x, y in zip(xs, ys)]))
