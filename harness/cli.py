@@ -93,11 +93,21 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         framework: Optional[list[str]] = typer.Option(None, "--framework", "-f", help="Only these frameworks."),
         benchmark: Optional[list[str]] = typer.Option(None, "--benchmark", "-b", help="Only these benchmark names."),
         repeats: Optional[str] = typer.Option(None, "--repeats", help="Override the config's repeats: a number or 'auto'."),
-        report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end.")) -> None:
+        report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
+        executor: str = typer.Option("local", "--executor", help="local (one job after another here) or ray "
+                                     "(spread over a Ray cluster's nodes, one job per node)."),
+        address: Optional[str] = typer.Option(None, "--address", help="--executor ray: the head's HOST:PORT "
+                                              "(default: a cluster on this machine, else a new local one).")) -> None:
     """Run a benchmark config: one fresh process per job; records appended to results.jsonl."""
     from harness import config as cfgmod
     from harness import report as reportmod
     from harness import runner
+    from harness.executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        fail(f"--executor: unknown executor {executor!r} (allowed: {', '.join(EXECUTORS)})")
+    if address is not None and executor != "ray":
+        fail("--address: only with --executor ray")
 
     if resume is not None:
         if not (resume / "config.json").exists() and config is None:
@@ -141,11 +151,12 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
     if out_dir.exists() and resume is None and (out_dir / "results.jsonl").exists():
         fail(f"{out_dir} already holds results; use --resume {out_dir} to finish it, or another --out")
     t0 = time.monotonic()
+    execute = runner.run if executor == "local" else _ray_runner(address)  # connects before anything starts
     console.print(f"annbench: config [b]{cfg.name}[/b] → {out_dir}")
     prog = RichProgress()
     try:
-        res_path = runner.run(cfg, out_dir, resume=resume is not None, architectures=archs, frameworks=fws,
-                              benchmarks=_split(benchmark), progress=prog)
+        res_path = execute(cfg, out_dir, resume=resume is not None, architectures=archs, frameworks=fws,
+                           benchmarks=_split(benchmark), progress=prog)
     except KeyboardInterrupt:
         err.print(f"interrupted; finished jobs are in {out_dir / 'results.jsonl'}; continue with: annbench run --resume {out_dir}")
         raise typer.Exit(130) from None
@@ -154,6 +165,36 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         path = reportmod.build(out_dir)
         console.print(f"report: {path}")
     console.print(f"elapsed: {time.monotonic() - t0:.1f} s")
+    _exit_if_nothing_ran(res_path)
+
+
+def _ray_runner(address: Optional[str]):
+    """runner.run's counterpart on a Ray cluster, connected now (bad input: one line, exit 2)."""
+    from harness.executors import ExecutorError, ray_exec
+
+    try:
+        cluster = ray_exec.connect(address)
+    except ExecutorError as e:
+        fail(str(e))
+
+    def execute(cfg, out_dir, **kw):
+        try:
+            return ray_exec.run(cluster, cfg, out_dir, **kw)
+        finally:
+            cluster.close()
+    return execute
+
+
+def _exit_if_nothing_ran(res_path: Path) -> None:
+    """Exit 3 with one line when no job of the run ran (all skipped or unsupported), so scripts notice."""
+    from harness import results
+
+    recs = results.read(res_path).records
+    if recs and not any(r.get("status") in ("ok", "failed", "timeout") for r in recs):
+        first = next((r.get("error") for r in recs if r.get("error")), "")
+        typer.echo(f"annbench: nothing ran: all {len(recs)} job(s) were skipped or unsupported "
+                   f"(e.g. {first})", err=True)
+        raise typer.Exit(3)
 
 
 @app.command()

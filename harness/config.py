@@ -157,6 +157,8 @@ class RunConfig(Strict):
     memory_limit_mb: int = Field(8192, gt=64, le=4_000_000)
     # measure each framework's own float32 matmul peak and threads at run start (env.json)
     measure_peaks: bool = True
+    # Ray executor: a cell's repeats may run on different nodes (default: all on one, so ratios are paired)
+    spread_repeats: bool = False
     benchmarks: list[Benchmark] = Field(min_length=1)
 
     @field_validator("repeats")

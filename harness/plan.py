@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from harness import registry
 from harness.config import RunConfig
+from harness.gpu import cpu_only_reason
 from harness.stats import summary
 
 
@@ -111,6 +112,8 @@ def _job(cfg: RunConfig, b, name: str, fw: str, mode: str, device: str, repeat: 
     elif mode not in (have := registry.modes(b.architecture, fw).modes):
         job.preset_status = "unsupported"
         job.preset_reason = f"{fw} {b.architecture} has no '{mode}' mode (has: {', '.join(have)})"
+    elif device == "cuda" and (why := cpu_only_reason(fw)):  # no process: the answer is known
+        job.preset_status, job.preset_reason = "unsupported", f"{fw} on cuda: {why}"
     elif not registry.installed(fw):
         job.preset_status = "skipped"
         job.preset_reason = f"{fw} is not installed (pip install 'annbench[{fw}]')"

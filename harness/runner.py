@@ -40,6 +40,9 @@ def thread_env(threads: int, device: str) -> dict[str, str]:
                 "TF_FORCE_GPU_ALLOW_GROWTH": "true", "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"})
     if device == "cpu":
         env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
+    else:  # one GPU per job: the first this process may use (Ray sets the list for a task with num_gpus)
+        visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",") if d.strip()]
+        env.update({"CUDA_VISIBLE_DEVICES": (visible or ["0"])[0].strip(), "JAX_PLATFORMS": "cuda"})
     return env
 
 
@@ -144,40 +147,92 @@ def _crash_reason(code: int, log: Path) -> str:
 
 def run_one(job: Job, out_dir: Path, python: str = sys.executable) -> Outcome:
     """Run ``job`` in a fresh process; always returns a record (ok, failed, timeout, skipped...)."""
+    from harness import gpu
+
     jd = job.to_dict()
     log = out_dir / "logs" / f"{safe_name(job.job_id)}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     if job.preset_status:
         return Outcome(results.make_record(jd, job.preset_status, job.preset_reason), log)
+    if job.device == "cuda" and (why := gpu.no_gpu_reason()):
+        return Outcome(results.make_record(jd, "skipped", why), log)
+    rec = execute(jd, log, python)
+    rec["log"] = str(log.relative_to(out_dir))
+    return Outcome(rec, log)
+
+
+def job_cpus() -> set[int] | None:
+    """The CPUs every job may run on, set explicitly on its process (not inherited from whoever launched
+    it: a Ray worker, a shell under taskset): all CPUs this node lets us use."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+
+
+def execute(jd: dict, log: Path, python: str = sys.executable, *, node: str | None = None,
+            die_with_parent: bool = False) -> dict:
+    """Launch ``python -m harness.worker`` for the job dict ``jd`` with its thread environment and CPU
+    affinity, its output to ``log``; returns its record (with wall time, load and sampled RSS).
+    Shared by the local runner and the Ray executor's node task (``die_with_parent``: the child is
+    killed if the launching process dies, as when Ray force-cancels the task)."""
+    import socket
+
+    job = Job(**jd)
     with tempfile.TemporaryDirectory(prefix="annbench-job-") as tmp:
         job_file, res_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_file.write_text(json.dumps(jd))
-        env = {**os.environ, **thread_env(job.threads, job.device)}
+        env = {**os.environ, **thread_env(job.threads, job.device)}  # overrides Ray's OMP_NUM_THREADS
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         start = time.monotonic()
         load_before = _loadavg()
+        cpus = job_cpus()
         with open(log, "wb") as lf:
             proc = subprocess.Popen([python, "-m", "harness.worker", str(job_file), str(res_file)],
                                     stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, cwd=str(REPO), start_new_session=True)
+                                    env=env, cwd=str(REPO), start_new_session=True,
+                                    preexec_fn=_die_with_parent if die_with_parent else None)
+            if cpus:
+                os.sched_setaffinity(proc.pid, cpus)  # before its interpreter is up: no thread started yet
             status, reason, peak = _watch(proc, job)
         wall = time.monotonic() - start
-        if status is None and res_file.exists():
-            try:
-                rec = json.loads(res_file.read_text())
-            except ValueError as e:
-                rec = results.make_record(jd, "failed", f"unreadable result: {e}")
-        elif status is None:
-            rec = results.make_record(jd, "failed", _crash_reason(proc.returncode, log))
-        else:
-            rec = results.make_record(jd, status, reason)
+        rec = _result(jd, status, reason, res_file, proc.returncode, log)
     rec["wall_s"] = wall
     # Other work on the machine skews timings (OpenMP pools suffer most): keep the evidence.
     rec["load_avg_1m"] = {"before": load_before, "after": _loadavg()}
-    rec["log"] = str(log.relative_to(out_dir))
+    rec["node"] = node or socket.gethostname()
+    rec["cpu_affinity"] = len(cpus) if cpus else None
     if peak:
         rec.setdefault("memory", {})["tree_rss_peak_mb_sampled"] = peak
-    return Outcome(rec, log)
+    return rec
+
+
+def _result(jd: dict, status: str | None, reason: str | None, res_file: Path, code: int, log: Path) -> dict:
+    if status is not None:
+        return results.make_record(jd, status, reason)
+    if not res_file.exists():
+        return results.make_record(jd, "failed", _crash_reason(code, log))
+    try:
+        return json.loads(res_file.read_text())
+    except ValueError as e:
+        return results.make_record(jd, "failed", f"unreadable result: {e}")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGKILL this child when the process that launched it dies (prctl PR_SET_PDEATHSIG)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)
+
+
+def _libc_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # looked up here: nothing to load after the fork
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
 
 
 def _watch(proc: subprocess.Popen, job: Job) -> tuple[str | None, str | None, float]:
