@@ -6,7 +6,7 @@ STAMP := $(VENV)/.annbench-installed
 CONFIG ?= configs/default.yaml
 JOBS ?= 2
 
-.PHONY: setup bench quick test report lint clean faults help
+.PHONY: setup setup-gpu bench quick test report lint clean faults help
 
 help:
 	@echo "make bench   - run $(CONFIG) and print the report path (sets up .venv if needed)"
@@ -14,6 +14,7 @@ help:
 	@echo "make quick   - seconds-long smoke run (configs/quick.yaml)"
 	@echo "make report RUN=results/<dir> - rebuild a report"
 	@echo "make lint    - ruff"
+	@echo "make setup-gpu - a separate $(GPU_VENV) with the CUDA builds of torch, TensorFlow and jax, checked"
 
 # Reinstall when the dependency declarations change. torch is pinned exactly in pyproject and
 # constraints: a looser spec makes pip pull a multi-GB CUDA build.
@@ -24,6 +25,23 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# A GPU machine: a separate venv with the CUDA builds (the extras install the CPU ones: tensorflow-cpu,
+# CPU-only jaxlib). torch==2.13.0 from the default PyPI index is its CUDA 12 build on Linux (the +cpu
+# wheel comes only from download.pytorch.org). The versions are the CPU venv's (constraints.txt), so
+# numbers from both venvs compare; pip resolves the nvidia-* CUDA 12 libraries the three share, and
+# `pip check` fails the target if they disagree. Not the tensorflow extra: tensorflow-cpu and
+# tensorflow would both install the tensorflow package.
+GPU_VENV ?= .venv-gpu
+GPU_PY := $(GPU_VENV)/bin/python
+GPU_PKGS := torch==2.13.0 'tensorflow[and-cuda]==2.21.0' 'jax[cuda12]==0.10.2' flax optax
+
+setup-gpu:
+	@test -x $(GPU_PY) || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_PY) -m pip install -q --upgrade pip
+	$(GPU_PY) -m pip install -q -c constraints.txt -e '.[autograd,sklearn,theano,minisom,ray,test]' $(GPU_PKGS)
+	$(GPU_PY) -m pip check
+	$(GPU_PY) -m harness env --probe --device cuda
 
 bench: $(STAMP)
 	$(VENV)/bin/annbench run $(CONFIG)

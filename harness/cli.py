@@ -244,9 +244,20 @@ def _modes_cell(arch: str, fw: str) -> str:
 @app.command()
 def env(probe: bool = typer.Option(False, "--probe", help="Import each installed framework in a fresh process "
                                    "to report its threads and float32 GEMM peak (slow)."),
-        threads: int = typer.Option(2, help="Threads to request when probing.")) -> None:
+        threads: int = typer.Option(2, help="Threads to request when probing."),
+        device: str = typer.Option("cpu", "--device", help="Device to probe: cpu, or cuda (a preflight: each "
+                                   "framework's view of the GPU, or why it has none)."),
+        framework: Optional[list[str]] = typer.Option(None, "--framework", "-f", help="Only these frameworks.")) -> None:
     """Machine and software: CPU, cores, memory, GPUs, framework versions (and, with --probe, threads/devices)."""
     from harness import envinfo
+    from harness.config import DEVICES
+
+    if device not in DEVICES:
+        fail(f"--device: unknown device {device!r} (allowed: {', '.join(DEVICES)})")
+    only = _split(framework)
+    for f in only or []:
+        if f not in registry.FRAMEWORKS:
+            fail(f"--framework: unknown framework {f!r} (allowed: {', '.join(registry.FRAMEWORKS)})")
 
     info = envinfo.collect(gemm=False)
     t = Table(show_header=False)
@@ -254,15 +265,28 @@ def env(probe: bool = typer.Option(False, "--probe", help="Import each installed
         t.add_row(k, str(info.get(k)))
     t.add_row("gpus", ", ".join(g["name"] for g in info["gpus"]) or "none (nvidia-smi not found or no GPU)")
     for fw, v in info["frameworks"].items():
+        if only and fw not in only:
+            continue
         line = v or "not installed"
         if probe and v:
-            p = envinfo.probe(fw, threads)
-            gemm = p.get("gemm") or {}
-            line += (f"  threads={p.get('threads')}  float32 GEMM peak="
-                     + (f"{gemm['flops'] / 1e9:.1f} GFLOP/s (n={gemm['size']})" if gemm else p.get("gemm_error", "?"))
-                     if "error" not in p else f"  probe failed: {p['error']}")
+            line += _probe_line(envinfo.probe(fw, threads, device), device)
         t.add_row(registry.DISPLAY.get(fw, fw), line)
     console.print(t)
+
+
+def _probe_line(p: dict, device: str) -> str:
+    """One framework's probe on ``device``: its threads, GPU (cuda) and GEMM peak, or why it has none."""
+    if "error" in p:
+        return f"  probe failed: {p['error']}"
+    gemm = p.get("gemm") or {}
+    peak = f"{gemm['flops'] / 1e9:.1f} GFLOP/s (n={gemm['size']})" if gemm else p.get("gemm_error", "?")
+    if device == "cpu":
+        return f"  threads={p.get('threads')}  float32 GEMM peak={peak}"
+    g = p.get("gpu")
+    if not g:
+        return f"  no GPU: {p.get('gemm_error') or 'no GPU in view'}"
+    return (f"  GPU {g.get('name')}  driver {g.get('driver')}  CUDA {g.get('cuda')}  cuDNN {g.get('cudnn')}"
+            f"  float32 GEMM peak={peak}")
 
 
 @app.command()

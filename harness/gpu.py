@@ -35,3 +35,11 @@ def no_gpu_reason() -> str | None:
         return None
     return ("no CUDA GPU on this machine (nvidia-smi is missing or lists none): cuda jobs need an NVIDIA GPU "
             "and the CUDA builds of the frameworks (make setup-gpu)")
+
+
+def driver_version() -> str | None:
+    """The NVIDIA driver's version from nvidia-smi (the frameworks do not report it); None without one."""
+    from harness import envinfo
+
+    found = envinfo.gpus()
+    return found[0]["driver"] if found else None

@@ -56,7 +56,7 @@ def make_record(job: dict, status: str, error: str | None = None, **fields: Any)
         "repeat": job["repeat"], "status": status, "error": one_line(error) if error else None,
         "params": None, "flops_per_example": None, "mode": job["mode"], "metrics": {}, "curve": [],
         "timing": {k: None for k in TIMING_KEYS}, "memory": {k: None for k in MEMORY_KEYS},
-        "threads": {"requested": job.get("threads")}, "versions": {},
+        "threads": {"requested": job.get("threads")}, "versions": {}, "gpu": None,
         "job_id": job["job_id"], "extra": dict(job.get("extra") or {}),
     }
     for k, v in fields.items():

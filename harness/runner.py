@@ -181,7 +181,7 @@ def execute(jd: dict, log: Path, python: str = sys.executable, *, node: str | No
         job_file.write_text(json.dumps(jd))
         env = {**os.environ, **thread_env(job.threads, job.device)}  # overrides Ray's OMP_NUM_THREADS
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        start = time.monotonic()
+        start, started_at = time.monotonic(), time.time()
         load_before = _loadavg()
         cpus = job_cpus()
         with open(log, "wb") as lf:
@@ -198,6 +198,7 @@ def execute(jd: dict, log: Path, python: str = sys.executable, *, node: str | No
     # Other work on the machine skews timings (OpenMP pools suffer most): keep the evidence.
     rec["load_avg_1m"] = {"before": load_before, "after": _loadavg()}
     rec["node"] = node or socket.gethostname()
+    rec["started_at"], rec["ended_at"] = started_at, time.time()  # epoch seconds: no two jobs overlap on a node
     rec["cpu_affinity"] = len(cpus) if cpus else None
     if peak:
         rec.setdefault("memory", {})["tree_rss_peak_mb_sampled"] = peak

@@ -124,6 +124,22 @@ def _extra_timing(spec, data, train, model, adapter, job: dict, steady: list[flo
     return out
 
 
+def _gpu(helper, device: str) -> dict | None:
+    """GPU model, driver, CUDA and cuDNN of a cuda job (the framework's view); None on the CPU."""
+    return helper.gpu_info(device) if device == "cuda" and hasattr(helper, "gpu_info") else None
+
+
+def _h2d(helper, spec, data, train, model, job: dict) -> float | None:
+    """Transfer policy (cuda): host-to-device copying is timed apart, as ``timing.h2d_s``: the median of
+    3 copies of one epoch's batches with the framework's own transfer, synced, outside every timed
+    epoch. (Adapters still convert their numpy batches inside ``train_epoch``, so a cuda ``epoch_s``
+    holds one such copy: epoch_s - h2d_s is the compute.) None on the CPU: there is nothing to copy."""
+    if job["device"] != "cuda" or not hasattr(helper, "h2d"):
+        return None
+    xb, yb = _epoch(spec, data, train, model, job["seed"], 0)
+    return float(np.median([helper.h2d([xb, yb], job["device"]) for _ in range(3)]))
+
+
 def run_job(job: dict) -> dict:
     from architectures import _shared
     from harness import datasets
@@ -146,6 +162,7 @@ def run_job(job: dict) -> dict:
     reason = helper.device_available(job["device"])
     if reason:
         return results.make_record(job, "skipped", reason, **base)
+    base["gpu"] = _gpu(helper, job["device"])
     Adapter = adapter_mod.Adapter
     if job["mode"] not in Adapter.MODES:
         return results.make_record(job, "unsupported", f"{fw} {arch} has no '{job['mode']}' mode "
@@ -206,6 +223,7 @@ def run_job(job: dict) -> dict:
               # what the first epoch cost beyond a steady one: tracing, JIT/XLA/inductor compilation, autotune
               "compile_s": max(epoch_times[0] - epoch_s, 0.0) if steady else None,
               "infer_ms": infer_ms, "infer_per_s": infer_per_s, "examples_per_epoch": examples}
+    timing["h2d_s"] = _h2d(helper, spec, data, train, model, job)
     if flops and flops.get("train") and timing["epoch_s"]:
         # analytic training FLOPs of one steady epoch over its median time (DESIGN: measurement 6)
         timing["train_flops_per_s"] = flops["train"] * examples / timing["epoch_s"]

@@ -46,17 +46,61 @@ def sync(device: str) -> None:
     """JAX is async: adapters call ``block_until_ready`` on their outputs (see adapters)."""
 
 
-def reset_gpu_peak() -> None:
-    pass  # XLA exposes no reset; peak is over the process, which is fresh per job
+_PEAK_BASE: dict = {}
 
 
-def gpu_peak_mb() -> float | None:
+def _gpu_stats() -> dict | None:
+    """The first GPU's allocator statistics; None without a GPU backend (on the CPU ``jax.devices("gpu")``
+    raises, and a CPU device's ``memory_stats()`` is None) or when the allocator reports none."""
     try:
         d = jax.devices("gpu")[0]
     except RuntimeError:
         return None
-    stats = d.memory_stats() or {}
-    return stats.get("peak_bytes_in_use", 0) / 2**20
+    return d.memory_stats() or None
+
+
+def reset_gpu_peak() -> None:
+    """XLA's allocator has no reset: its peak covers the process. The worker calls this before the
+    model is built, when the fresh job process has put nothing on the GPU yet, so that peak is the same
+    window as torch's and TensorFlow's reset peaks; what was in use at this point is kept to show it."""
+    stats = _gpu_stats()
+    _PEAK_BASE["in_use"] = stats.get("bytes_in_use") if stats else None
+
+
+def gpu_peak_mb() -> float | None:
+    """``peak_bytes_in_use`` of the GPU allocator in MB; None (not 0.0) when there is none to read."""
+    stats = _gpu_stats()
+    if not stats or stats.get("peak_bytes_in_use") is None:
+        return None
+    return stats["peak_bytes_in_use"] / 2**20
+
+
+def gpu_info(device: str) -> dict | None:
+    """The GPU a cuda job ran on, as jax sees it (None on the CPU): model, driver, CUDA, cuDNN."""
+    if device != "cuda" or device_available(device):
+        return None
+    from harness import gpu
+
+    info = {"name": jax.devices("gpu")[0].device_kind, "driver": gpu.driver_version(), "cuda": None,
+            "cudnn": None, "in_use_at_reset_bytes": _PEAK_BASE.get("in_use")}
+    try:  # the CUDA plugin's own report; absent from CPU-only jaxlib
+        from jax._src.lib import cuda_versions
+
+        info.update(cuda=cuda_versions.cuda_runtime_get_version(), cudnn=cuda_versions.cudnn_get_version())
+    except Exception:  # noqa: BLE001 - versions are best effort
+        pass
+    return info
+
+
+def h2d(arrays: list[np.ndarray], device: str) -> float:
+    """Seconds to copy ``arrays`` (an epoch's batches, any shapes) from host to ``device`` and wait."""
+    from harness import measure
+
+    dev = jax_device(device)
+    t = measure.now()
+    out = jax.device_put(list(arrays), dev)
+    jax.block_until_ready(out)
+    return measure.now() - t
 
 
 def optax_optimizer(train) -> optax.GradientTransformation:

@@ -66,6 +66,33 @@ def gpu_peak_mb() -> float | None:
     return None
 
 
+def gpu_info(device: str) -> dict | None:
+    """The GPU a cuda job ran on, as TensorFlow sees it (None on the CPU): model, driver, CUDA, cuDNN
+    (the versions TensorFlow was built against)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if device != "cuda" or not gpus:
+        return None
+    from harness import gpu
+
+    build = tf.sysconfig.get_build_info()
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return {"name": details.get("device_name"), "driver": gpu.driver_version(), "cuda": build.get("cuda_version"),
+            "cudnn": build.get("cudnn_version"), "capability": details.get("compute_capability")}
+
+
+def h2d(arrays: list[np.ndarray], device: str) -> float:
+    """Seconds to copy ``arrays`` (an epoch's batches, any shapes) from host to ``device`` and wait."""
+    from harness import measure
+
+    t = measure.now()
+    with tf.device(tf_device(device)):
+        out = [tf.identity(tf.convert_to_tensor(a)) for a in arrays]
+    tf.test.experimental.sync_devices()  # waits for the copies (no device-to-host fetch)
+    dt = measure.now() - t
+    del out
+    return dt
+
+
 # ---- shared by architectures/*/fw_tensorflow.py ---------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from architectures._shared import Unsupported
+from harness import gpu
 from harness.frameworks import _common
 
 
@@ -33,6 +34,7 @@ def setup(threads: int, seed: int) -> dict:
     # Full float32 on GPUs too (no TF32), like every other framework: same math, fair comparison.
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = gpu.CUDNN_BENCHMARK  # why: harness/gpu.py (recorded in cuda records)
     return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(),
             "blas": _common.blas_threads()}
 
@@ -63,6 +65,29 @@ def gpu_peak_mb() -> float | None:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         return torch.cuda.max_memory_allocated() / 2**20
     return None
+
+
+def gpu_info(device: str) -> dict | None:
+    """The GPU a cuda job ran on, as torch sees it (None on the CPU): model, driver, CUDA, cuDNN."""
+    if device != "cuda" or not torch.cuda.is_available():
+        return None
+    return {"name": torch.cuda.get_device_name(0), "driver": gpu.driver_version(), "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(), "capability": ".".join(map(str, torch.cuda.get_device_capability(0))),
+            "cudnn_benchmark": torch.backends.cudnn.benchmark, "cudnn_benchmark_why": gpu.CUDNN_BENCHMARK_WHY}
+
+
+def h2d(arrays: list[np.ndarray], device: str) -> float:
+    """Seconds to copy ``arrays`` (an epoch's batches, any shapes) from host to ``device`` and wait."""
+    from harness import measure
+
+    dev = torch_device(device)
+    sync(device)
+    t = measure.now()
+    out = [torch.from_numpy(np.ascontiguousarray(a)).to(dev) for a in arrays]
+    sync(device)
+    dt = measure.now() - t
+    del out
+    return dt
 
 
 # --- shared by architectures/*/fw_torch.py -------------------------------------------------------
