@@ -41,6 +41,7 @@ setup-gpu:
 	$(GPU_PY) -m pip install -q --upgrade pip
 	$(GPU_PY) -m pip install -q -c constraints.txt -e '.[autograd,sklearn,theano,minisom,ray,test]' $(GPU_PKGS)
 	$(GPU_PY) -m pip check
+	$(GPU_PY) -c "import sys, torch; sys.exit(None if torch.version.cuda else 'setup-gpu: torch ' + torch.__version__ + ' is a CPU build (a pip config or local wheel offered it): pip install --force-reinstall --no-deps torch==2.13.0 from PyPI')"
 	$(GPU_PY) -m harness env --probe --device cuda
 
 bench: $(STAMP)
