@@ -102,12 +102,8 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
     from harness import config as cfgmod
     from harness import report as reportmod
     from harness import runner
-    from harness.executors import EXECUTORS
 
-    if executor not in EXECUTORS:
-        fail(f"--executor: unknown executor {executor!r} (allowed: {', '.join(EXECUTORS)})")
-    if address is not None and executor != "ray":
-        fail("--address: only with --executor ray")
+    _check_executor(executor, address)
 
     if resume is not None:
         if not (resume / "config.json").exists() and config is None:
@@ -166,6 +162,15 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         console.print(f"report: {path}")
     console.print(f"elapsed: {time.monotonic() - t0:.1f} s")
     _exit_if_nothing_ran(res_path)
+
+
+def _check_executor(executor: str, address: Optional[str]) -> None:
+    from harness.executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        fail(f"--executor: unknown executor {executor!r} (allowed: {', '.join(EXECUTORS)})")
+    if address is not None and executor != "ray":
+        fail("--address: only with --executor ray")
 
 
 def _ray_runner(address: Optional[str]):

@@ -234,3 +234,20 @@ def test_a_node_reply_is_data():
                   (json.dumps({**good, "job_id": "other"}), ""), ("x", 3), b"pickle?", None]:
         rec, _ = parse_reply(jd, reply, "n")
         assert rec["status"] == "failed" and rec["job_id"] == jd["job_id"], reply
+
+
+def test_a_remote_address_prints_the_security_reminder(monkeypatch, capsys):
+    from ray._private import ray_constants
+
+    from harness.executors import ray_exec
+
+    # restored afterwards: connecting to a loopback address switches Ray to a single machine
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1")
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", ray_constants.ENABLE_RAY_CLUSTER)
+    monkeypatch.setattr(ray_exec, "_reachable", lambda host, port, timeout=3.0: None)
+    monkeypatch.setattr(ray_exec, "RayCluster", lambda ray, address: address)
+    assert ray_exec.connect("10.1.2.3:6379") == "10.1.2.3:6379"
+    err = capsys.readouterr().err
+    assert err.count("CVE-2023-48022") == 1 and "never expose its ports" in err
+    assert ray_exec.connect("127.0.0.1:6379") == "127.0.0.1:6379"
+    assert "CVE" not in capsys.readouterr().err

@@ -41,14 +41,22 @@ SECURITY = ("Ray has no authentication: anyone who can reach its ports (dashboar
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
-def _import_ray(local: bool):
-    if local:  # every Ray address stays on 127.0.0.1 (else Ray swaps a loopback address for eth0's)
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+def _import_ray():
     try:
         import ray
     except ImportError as e:
         raise ExecutorError(f"--executor ray: Ray is not installed ({e}); pip install 'annbench[ray]'") from None
     return ray
+
+
+def _stay_on_loopback(ray) -> None:
+    """A cluster on 127.0.0.1 only: Ray otherwise swaps a loopback address for the machine's outward IP
+    (``resolve_ip_for_localhost``), where nothing listens. Ray's single-machine switch, for this process
+    (the flag is read at call time) and for the processes it starts (the variable)."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -68,16 +76,15 @@ def _reachable(host: str, port: int, timeout: float = 3.0) -> str | None:
         return e.strerror or type(e).__name__
 
 
-def _discovered() -> str | None:
-    """A live cluster on this machine, as Ray's own discovery finds it (RAY_ADDRESS, or the address
-    ``ray start`` left): None when there is none, or when what is left is stale (nothing listens)."""
-    addr = os.environ.get("RAY_ADDRESS")
-    if not addr:
-        try:
-            from ray._private.utils import read_ray_address
-            addr = read_ray_address()
-        except Exception:  # noqa: BLE001 - discovery is best effort: no address means start our own
-            addr = None
+def _discovered(ray) -> str | None:
+    """A live cluster on this machine, as ``ray start`` left its address: None when there is none, or
+    when the address is stale (nothing listens there any more)."""
+    try:
+        from ray._private.utils import read_ray_address
+
+        addr = read_ray_address()
+    except Exception:  # noqa: BLE001 - discovery is best effort: no address means start our own
+        addr = None
     if not addr:
         return None
     host, port = _host_port(addr)
@@ -85,21 +92,30 @@ def _discovered() -> str | None:
 
 
 def connect(address: str | None) -> "RayCluster":
-    """Connect to the cluster at ``address`` (``auto``/None: a live one on this machine, else start a
-    local one on 127.0.0.1 with the dashboard off and one slot). Raises ExecutorError with one line."""
-    explicit = address not in (None, "auto")
-    if explicit:
-        host, port = _host_port(address)
-        local = host in LOOPBACK or host.startswith("127.")
-        ray = _import_ray(local)
-        if (why := _reachable(host, port)) is not None:
-            raise ExecutorError(f"--address {address}: no Ray cluster reachable there ({why})")
-        if not local:
-            print(f"annbench: note: {SECURITY}", file=sys.stderr)
-    else:
-        ray = _import_ray(True)
-        address = _discovered()
+    """Connect to the cluster at ``address`` (else ``RAY_ADDRESS``; ``auto``: a live one on this machine,
+    else a new local one on 127.0.0.1 with the dashboard off and one slot). Raises ExecutorError, one line."""
+    ray = _import_ray()
+    address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    if address == "auto" and (address := _discovered(ray)) is None:
+        _stay_on_loopback(ray)
+        return RayCluster(ray, None)
+    host, port = _host_port(address)
+    loopback = host in LOOPBACK or host.startswith("127.")
+    if loopback:
+        _stay_on_loopback(ray)
+    if (why := _reachable(host, port)) is not None:
+        raise ExecutorError(f"--address {address}: no Ray cluster reachable there ({why})")
+    if not loopback and host not in _own_addresses():
+        print(f"annbench: note: {SECURITY}", file=sys.stderr)  # once per run, before connecting
     return RayCluster(ray, address)
+
+
+def _own_addresses() -> set[str]:
+    """This machine's addresses (a cluster here, bound to its outward IP, is still not another machine)."""
+    try:
+        return {socket.gethostname(), *socket.gethostbyname_ex(socket.gethostname())[2]}
+    except OSError:
+        return {socket.gethostname()}
 
 
 class RayCluster:
