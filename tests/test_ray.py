@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import record_figure
 from harness import results, runner
 from harness.config import parse
 
@@ -77,11 +78,20 @@ def cluster():
 def test_two_node_cluster(cluster, tmp_path):
     from harness.executors import ray_exec
 
+    took = {}
+    t = time.monotonic()
     ray_run = _step_same_records_as_local(cluster, tmp_path)
+    took["same as local"], t = time.monotonic() - t, time.monotonic()
     conn = ray_exec.RayCluster(ray, cluster.address)  # the driver in this process, from here on
     _step_resume_runs_only_missing(conn, ray_run)
+    took["resume"], t = time.monotonic() - t, time.monotonic()
     _step_faults_timeouts_and_a_dead_node(conn, cluster, tmp_path)
+    took["faults"], t = time.monotonic() - t, time.monotonic()
     _step_cuda_jobs_without_a_gpu(conn, tmp_path)
+    took["cuda"] = time.monotonic() - t
+    record_figure("ray", "ray executor (2-node local cluster): same records as local, no overlap per node, "
+                  "resume, dead node, timeouts, torn record, cuda skipped; steps " +
+                  ", ".join(f"{k} {v:.0f} s" for k, v in took.items()))
 
 
 def _step_same_records_as_local(cluster, tmp_path: Path) -> Path:
@@ -143,7 +153,7 @@ def _step_faults_timeouts_and_a_dead_node(conn, cluster, tmp_path: Path) -> None
     from harness.executors import ray_exec
 
     victim = cluster.add_node(num_cpus=1, resources={"annbench_slot": 1}, node_ip_address="127.0.0.1")
-    hang = {"architecture": "faults", "frameworks": ["autograd"], "timeout_s": 6, **SMALL,
+    hang = {"architecture": "faults", "frameworks": ["autograd"], "timeout_s": 5, **SMALL,
             "model": {"hidden": [8], "fault": "hang"}}
     benches = [{"name": f"hang{i}", **hang} for i in range(3)] + [
         {"name": n, "architecture": "faults", "frameworks": ["autograd"], "timeout_s": t, **SMALL}
@@ -177,7 +187,7 @@ def _step_faults_timeouts_and_a_dead_node(conn, cluster, tmp_path: Path) -> None
     hung = [recs[f"hang{i}"] for i in range(3)]
     dead = [r for r in hung if r["status"] == "failed"]
     assert len(dead) == 1 and dead[0]["node"] == d.names[victim_id] and "\n" not in dead[0]["error"], hung
-    assert all(r["status"] == "timeout" and "timed out after 6 s" in r["error"] for r in hung if r not in dead)
+    assert all(r["status"] == "timeout" and "timed out after 5 s" in r["error"] for r in hung if r not in dead)
     assert recs["torn"]["status"] == "failed" and "malformed record" in recs["torn"]["error"]
     assert recs["stuck"]["status"] == "timeout" and "cancelled" in recs["stuck"]["error"]
     assert recs["good"]["status"] == "ok" and recs["good"]["node"] != d.names[victim_id]
