@@ -324,8 +324,16 @@ def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
         ma = f"{ga[f'm.{m}'].median():.4g}" if m else "–"
         mb = f"{gb[f'm.{m}'].median():.4g}" if m and f"m.{m}" in gb else "–"
         rs = "–" if not r else f"{r['ratio']:.2f}" + (f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else "")
+        rs += " ×" if r and _cross_machine(ga, gb) else ""
         t.add_row(*map(str, key), rs, f"{m} {ma}" if m else "–", mb)
     console.print(t)
+    console.print("× cross-machine: the rows were measured on different nodes (record field node)", markup=False)
+
+
+def _cross_machine(*frames) -> bool:
+    """Whether the rows of ``frames`` come from more than one node (records before nodes were named: no)."""
+    nodes = {n for f in frames if "node" in f for n in f["node"].dropna()}
+    return len(nodes) > 1
 
 
 def main() -> None:  # pragma: no cover
