@@ -137,7 +137,7 @@ CASES = ("torch/eager", "torch/compiled", "jax/step", "jax/epoch")
 
 def run_case(case: str, epochs: int) -> dict:
     """Both build orders (harness first, bare first), each in a fresh process; their epoch times pooled."""
-    from harness.runner import thread_env
+    from harness.jobenv import thread_env
 
     fw, mode = case.split("/")
     env = {**os.environ, **thread_env(2, "cpu"), "PYTHONPATH": str(ROOT)}

@@ -7,7 +7,6 @@ Only ``yaml.safe_load`` is used: tags that would construct Python objects are re
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from pathlib import Path
@@ -102,6 +101,19 @@ class Benchmark(Strict):
     # Set by the expansion of a sweep on each benchmark it makes: {group, param, value, x}. It is kept
     # in the run's config.json so that --resume knows the points again; not meant to be written by hand.
     sweep_point: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spec_defaults(cls, data: Any) -> Any:
+        """Train settings the benchmark leaves out come from its spec's ``TRAIN`` (then TrainConfig's
+        defaults), so ``{architecture: X}`` alone is a benchmark that runs (a Hopfield network stores
+        in one epoch; an RBM on 14 bars-and-stripes patterns needs a batch of at most 14)."""
+        if not isinstance(data, dict) or data.get("architecture") not in registry.architectures():
+            return data  # the field validators say what is wrong
+        train = data.get("train", {})
+        if isinstance(train, dict):
+            data = {**data, "train": {**registry.spec(data["architecture"]).TRAIN, **train}}
+        return data
 
     @field_validator("repeats")
     @classmethod
@@ -280,51 +292,74 @@ def _spec_checks(cfg: RunConfig) -> None:
     expanded first, so every value of a sweep is checked like a benchmark of its own.
     Loading each dataset here also generates and caches what must be generated (MNIST-1D) once,
     in the parent, before any job starts."""
-    from architectures import _shared
-    from harness import datasets
-
     for b in cfg.benchmarks:  # the default dataset first: it is part of the default name
-        b.dataset = b.dataset or importlib.import_module(f"architectures.{b.architecture}.spec").DEFAULT_DATASET
+        b.dataset = b.dataset or registry.spec(b.architecture).DEFAULT_DATASET
     expanded = _expand_sweeps(cfg)
     cfg.benchmarks = [b for _, b in expanded]
     seen: set[str] = set()
-    infos: dict[str, datasets.DataInfo] = {}  # one load per distinct (dataset, options)
+    loaded: dict[str, Any] = {}  # one load per distinct (dataset, options)
     for i, (where, b) in enumerate(expanded):
-        spec = importlib.import_module(f"architectures.{b.architecture}.spec")
-        _check_target(where, spec, b.target)
-        if b.dataset not in spec.DATASETS:
-            raise ValueError(f"{where}.dataset: {b.dataset!r} is not a dataset for {b.architecture} "
-                             f"(allowed: {', '.join(spec.DATASETS)})")
-        allowed = DATASET_OPTIONS[b.dataset]
-        for k, v in b.data.items():
-            if k not in allowed:
-                raise ValueError(f"{where}.data.{k}: unknown key (allowed: {', '.join(allowed) or 'none'})")
-            if not isinstance(v, allowed[k]) or isinstance(v, bool) or (allowed[k] is int and v <= 0):
-                raise ValueError(f"{where}.data.{k}: must be a positive {allowed[k].__name__} (got {v!r})")
-        try:
-            model = spec.Model(**b.model)
-        except ValidationError as e:
-            raise ValueError(_first_error(e, f"{where}.model")) from None
-        except TypeError as e:
-            raise ValueError(f"{where}.model: {e}") from None
-        b.model = model.model_dump()
         name = cfg.bench_name(i)
         if name in seen:
             raise ValueError(f"{where}.name: duplicate benchmark name {name!r}")
         seen.add(name)
-        key = json.dumps([b.dataset, b.data], sort_keys=True)
+        _check_benchmark(cfg, where, b, loaded)
+
+
+def _check_benchmark(cfg: RunConfig, where: str, b: Benchmark, loaded: dict) -> None:
+    """One benchmark against its spec and data: everything the worker would refuse, refused here."""
+    spec = registry.spec(b.architecture)
+    _check_target(where, spec, b.target)
+    if b.dataset not in spec.DATASETS:
+        raise ValueError(f"{where}.dataset: {b.dataset!r} is not a dataset for {b.architecture} "
+                         f"(allowed: {', '.join(spec.DATASETS)})")
+    _check_data_options(where, b)
+    model = _check_model(where, spec, b)
+    data = _load_data(where, b, loaded)
+    n_train = len(data.x_train)
+    if b.train.batch_size > n_train:
+        raise ValueError(f"{where}.train.batch_size: {b.train.batch_size} exceeds the {n_train} training "
+                         f"examples of {b.dataset}")
+    problem = spec.problem(model, data.info, b.train)
+    if problem:
+        raise ValueError(f"{where}.{problem}")
+    n = spec.params(model, data.info)
+    if n > MAX_PARAMS or n * 4 * 4 / 2**20 > cfg.memory_limit_mb:
+        raise ValueError(f"{where}.model: {n:,} parameters would not fit the per-job memory limit "
+                         f"of {cfg.memory_limit_mb} MB (memory_limit_mb)")
+
+
+def _check_data_options(where: str, b: Benchmark) -> None:
+    allowed = DATASET_OPTIONS[b.dataset]
+    for k, v in b.data.items():
+        if k not in allowed:
+            raise ValueError(f"{where}.data.{k}: unknown key (allowed: {', '.join(allowed) or 'none'})")
+        if not isinstance(v, allowed[k]) or isinstance(v, bool) or (allowed[k] is int and v <= 0):
+            raise ValueError(f"{where}.data.{k}: must be a positive {allowed[k].__name__} (got {v!r})")
+
+
+def _check_model(where: str, spec, b: Benchmark):
+    """The spec's Model from the benchmark's keys; the benchmark keeps the full, validated dump."""
+    try:
+        model = spec.Model(**b.model)
+    except ValidationError as e:
+        raise ValueError(_first_error(e, f"{where}.model")) from None
+    except TypeError as e:
+        raise ValueError(f"{where}.model: {e}") from None
+    b.model = model.model_dump()
+    return model
+
+
+def _load_data(where: str, b: Benchmark, loaded: dict):
+    from harness import datasets
+
+    key = json.dumps([b.dataset, b.data], sort_keys=True)
+    if key not in loaded:
         try:
-            info = infos[key] if key in infos else infos.setdefault(key, datasets.load(b.dataset, **b.data).info)
+            loaded[key] = datasets.load(b.dataset, **b.data)
         except datasets.DatasetError as e:
             raise ValueError(f"{where}.dataset: {e}") from None
-        if hasattr(spec, "validate"):
-            problem = spec.validate(model, info, b.train)
-            if problem:
-                raise ValueError(f"{where}.{problem}")
-        n = _shared.param_count(spec, model, info)
-        if n > MAX_PARAMS or n * 4 * 4 / 2**20 > cfg.memory_limit_mb:
-            raise ValueError(f"{where}.model: {n:,} parameters would not fit the per-job memory limit "
-                             f"of {cfg.memory_limit_mb} MB (memory_limit_mb)")
+    return loaded[key]
 
 
 def parse(data: Any, source: str = "<config>") -> RunConfig:

@@ -113,6 +113,18 @@ def modes(architecture: str, framework: str) -> Modes:
     return Modes(tuple(lit.get("MODES", ("step",))), dict(lit.get("ALIASES", {})))
 
 
+def spec(architecture: str):
+    """The architecture's checked spec (harness.contract.Spec): the one way the harness loads a spec."""
+    from harness import contract
+
+    return contract.load(architecture)
+
+
+def frameworks_of(architecture: str) -> list[str]:
+    """Frameworks with an implementation file for ``architecture`` (implemented or declared unsupported)."""
+    return [fw for fw in FRAMEWORKS if implementation(architecture, fw).status == "implemented"]
+
+
 def implementation(architecture: str, framework: str) -> Implementation:
     path = _folder(architecture) / f"fw_{framework}.py"
     if not path.exists():

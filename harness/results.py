@@ -39,14 +39,6 @@ def one_line(msg: str, limit: int = 300) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-LOWER_IS_BETTER = frozenset({"loss", "mse", "recon_mse", "recon_error", "quantization_error", "topographic_error"})
-
-
-def lower_is_better(metric: str) -> bool:
-    """Direction of a contract metric: errors and losses fall as a model improves."""
-    return metric in LOWER_IS_BETTER
-
-
 def make_record(job: dict, status: str, error: str | None = None, **fields: Any) -> dict:
     """A record with every contract field present (defaults for what the job did not reach)."""
     assert status in STATUSES, status

@@ -21,26 +21,10 @@ from pathlib import Path
 
 from harness import results
 from harness.config import RunConfig
+from harness.jobenv import REPO, job_env
 from harness.plan import Job, expand, next_round
 
-REPO = Path(__file__).resolve().parent.parent
 POLL_S = 0.05
-
-
-def thread_env(threads: int, device: str) -> dict[str, str]:
-    """Environment that pins every framework's pools to ``threads`` before import."""
-    n = str(threads)
-    env = {k: n for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
-                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                          "TF_NUM_INTEROP_THREADS")}
-    env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                        f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
-                        f" intra_op_parallelism_threads={threads}").strip()
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-                "TF_FORCE_GPU_ALLOW_GROWTH": "true", "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1"})
-    if device == "cpu":
-        env.update({"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"})
-    return env
 
 
 def default_out_dir(name: str) -> Path:
@@ -152,8 +136,7 @@ def run_one(job: Job, out_dir: Path, python: str = sys.executable) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="annbench-job-") as tmp:
         job_file, res_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_file.write_text(json.dumps(jd))
-        env = {**os.environ, **thread_env(job.threads, job.device)}
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env = job_env(job.threads, job.device)
         start = time.monotonic()
         load_before = _loadavg()
         with open(log, "wb") as lf:

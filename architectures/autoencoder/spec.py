@@ -28,11 +28,12 @@ from harness.batching import epoch_batches
 from harness.datasets import DataInfo
 
 TASK = "reconstruction"
-METRICS = ("recon_mse", "loss")
+METRICS = {"recon_mse": "lower", "loss": "lower"}
 PRIMARY = "recon_mse"  # the metric on learning curves
-HIGHER_IS_BETTER = False  # lower reconstruction error is better
 DATASETS = ("digits", "digits_unit", "mnist1d", "mnist")
 DEFAULT_DATASET = "digits_unit"
+# train settings of {architecture: autoencoder} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 15, "batch_size": 32, "optimizer": "adam", "lr": 0.01}
 
 
 class Model(BaseModel):

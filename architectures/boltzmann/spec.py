@@ -44,10 +44,13 @@ from harness.datasets import DataInfo
 from harness.optim import OptState, apply_update
 
 TASK = "density"
-METRICS = ("log_likelihood",)
+METRICS = {"log_likelihood": "higher"}
 PRIMARY = "log_likelihood"
 DATASETS = ("bars_stripes",)
 DEFAULT_DATASET = "bars_stripes"
+# train settings of {architecture: boltzmann} alone (over harness.config.TrainConfig's defaults)
+# 14 patterns: one batch an epoch
+TRAIN = {"epochs": 300, "batch_size": 14, "optimizer": "adam", "lr": 0.05}
 
 MAX_UNITS = 20  # exact log Z enumerates 2^n states
 INIT_STD = 0.01  # initial couplings ~ N(0, INIT_STD^2), symmetrised; biases 0

@@ -32,10 +32,13 @@ from harness.datasets import DataInfo
 from harness.optim import OptState, apply_update
 
 TASK = "classification"
-METRICS = ("accuracy", "loss")
+METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"
 DATASETS = ("digits_binary",)
 DEFAULT_DATASET = "digits_binary"
+# train settings of {architecture: dbn} alone (over harness.config.TrainConfig's defaults)
+# 2 x 5 pretraining + 10 classifier epochs
+TRAIN = {"epochs": 20, "batch_size": 16, "optimizer": "sgd", "lr": 0.5}
 # No timing-only epochs past train.epochs (harness/worker.py): they would all be classifier epochs,
 # while the steady epochs they extend mix pretraining and classifier phases.
 EXTRA_TIMING = False
@@ -207,17 +210,28 @@ def reference_epoch(weights: dict[str, np.ndarray], xb: np.ndarray, yb: np.ndarr
     return trainer.w, mean
 
 
-def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Multiply-add = 2. forward: the up-pass and the classifier. train: the mean over the L
-    pretraining phases and the classifier phase (each counted once) of one example's step: the
-    up-pass below the layer plus architectures/rbm's (4 + 2k) V H, or forward + 2 H C backward."""
+def epoch_phase(epoch: int, model: Model) -> str:
+    """The phase label of epoch ``epoch`` (0-based): ``pretrain{l}`` for greedy pretraining of RBM
+    layer l, ``classifier`` after. Phases are different programs (and compiles): the worker times them
+    apart."""
+    layer = phase(epoch, model)
+    return "classifier" if layer is None else f"pretrain{layer}"
+
+
+def flops_per_example(model: Model, info: DataInfo) -> dict:
+    """Multiply-add = 2. forward: the up-pass and the classifier. ``phases``: one example's training
+    step in each phase: pretraining layer l runs the up-pass below it plus architectures/rbm's
+    (4 + 2k) V H; the classifier runs forward + 2 H C (its weight gradient; no gradient flows below
+    it). ``train``: the mean over the phases (a summary; the worker's FLOP/s weighs each steady epoch
+    by its own phase's count)."""
     sizes = layer_sizes(model, info)
     ups = [2 * v * h + h for v, h in itertools.pairwise(sizes)]
     clf = 2 * sizes[-1] * info.n_classes + info.n_classes
     fwd = sum(ups) + clf
-    phases = [sum(ups[:l]) + 2 * sizes[l] * sizes[l + 1] * (4 + 2 * model.cd_k) for l in range(len(model.hidden))]
-    phases.append(fwd + 2 * sizes[-1] * info.n_classes)
-    return {"forward": int(fwd), "train": int(np.mean(phases))}
+    phases = {f"pretrain{l}": int(sum(ups[:l]) + 2 * sizes[l] * sizes[l + 1] * (4 + 2 * model.cd_k))
+              for l in range(len(model.hidden))}
+    phases["classifier"] = int(fwd + 2 * sizes[-1] * info.n_classes)
+    return {"forward": int(fwd), "train": int(np.mean(list(phases.values()))), "phases": phases}
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

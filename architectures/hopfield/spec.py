@@ -43,10 +43,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.datasets import DataInfo
 
 TASK = "associative_memory"
-METRICS = ("bit_accuracy", "pattern_recall")
+METRICS = {"bit_accuracy": "higher", "pattern_recall": "higher"}
 PRIMARY = "pattern_recall"
 DATASETS = ("random_patterns", "digits_binary")
 DEFAULT_DATASET = "random_patterns"
+# train settings of {architecture: hopfield} alone (over harness.config.TrainConfig's defaults)
+# stores every pattern in one pass
+TRAIN = {"epochs": 1, "batch_size": 8}
 
 HEADLINE_NOISE = 0.1  # fraction of bits flipped for the primary ``bit_accuracy`` / ``pattern_recall``
 EVAL_SEED = 20240611  # corruption, sweep orders and load-sweep patterns: fixed, framework-independent

@@ -17,10 +17,12 @@ from architectures import _shared
 from harness.datasets import DataInfo
 
 TASK = "classification"
-METRICS = ("accuracy", "loss")
+METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"  # the metric on learning curves; higher is better
 DATASETS = ("digits", "digits_unit", "mnist1d", "toy2d", "mnist")
 DEFAULT_DATASET = "digits"
+# train settings of {architecture: mlp} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.003}
 
 
 class Model(BaseModel):

@@ -37,10 +37,14 @@ from harness.datasets import SPLIT_SEED, DataInfo, stratified_split
 from harness.optim import OptState, apply_update
 
 TASK = "density"
-METRICS = ("log_likelihood", "pseudo_log_likelihood", "recon_error", "feature_accuracy")
+METRICS = {"log_likelihood": "higher", "pseudo_log_likelihood": "higher", "recon_error": "lower",
+           "feature_accuracy": "higher"}
 PRIMARY = "log_likelihood"  # mean nats per example, higher is better
 DATASETS = ("bars_stripes", "digits_binary")
 DEFAULT_DATASET = "bars_stripes"
+# train settings of {architecture: rbm} alone (over harness.config.TrainConfig's defaults)
+# plain SGD: every framework has it
+TRAIN = {"epochs": 500, "batch_size": 14, "optimizer": "sgd", "lr": 0.1}
 EXACT_MAX_UNITS = 20  # log Z by enumeration of the smaller layer up to 2^20 states, else AIS
 
 

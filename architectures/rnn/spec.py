@@ -41,10 +41,13 @@ from architectures import _shared
 from harness.datasets import DataInfo
 
 TASK = "classification"  # "regression" on adding: info.task decides per dataset (see evaluate)
-METRICS = ("accuracy", "mse", "loss")  # evaluate returns the ones that apply to the task
+# evaluate returns the ones that apply to the task (accuracy on classification, mse on regression)
+METRICS = {"accuracy": "higher", "mse": "lower", "loss": "lower"}
 PRIMARY = "accuracy"  # higher is better; absent on regression, where the worker falls back to mse
 DATASETS = ("digits", "digits_unit", "mnist1d", "adding", "mnist")
 DEFAULT_DATASET = "digits"
+# train settings of {architecture: rnn} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.01}
 
 GATES = {"simple": 1, "gru": 3}
 

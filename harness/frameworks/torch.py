@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from architectures._shared import Unsupported
+from harness.errors import Unsupported
 from harness.frameworks import _common
 
 

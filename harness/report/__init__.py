@@ -1,7 +1,6 @@
 """Report v1: one self-contained HTML file (figures inline, no network, every string escaped)."""
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections import Counter
@@ -129,11 +128,10 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
     if img:
         figs.append({"title": "learning curves", "png": img})
     try:
-        spec = importlib.import_module(f"architectures.{arch}.spec")
-        if hasattr(spec, "report_figures"):  # architecture-specific pictures (reconstructions, filters, ...)
-            for title, png in spec.report_figures([r for r in recs if r.get("status") == "ok"], figures):
-                if png:
-                    figs.append({"title": title, "png": png})
+        spec = registry.spec(arch)  # architecture-specific pictures (reconstructions, filters, ...)
+        for title, png in spec.figures([r for r in recs if r.get("status") == "ok"], figures):
+            if png:
+                figs.append({"title": title, "png": png})
     except Exception as e:  # a broken extra figure must not cost the report
         figs.append({"title": f"architecture figures unavailable: {results.one_line(str(e), 150)}", "png": None})
     fingerprints = sorted({(r.get("extra") or {}).get("data_fingerprint") for r in recs if r.get("status") == "ok"} - {None})

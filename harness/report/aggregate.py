@@ -1,10 +1,9 @@
 """pandas aggregation of records into per-benchmark tables (median over repeats + spread)."""
 from __future__ import annotations
 
-import importlib
-
 import pandas as pd
 
+from harness import registry
 from harness.stats import summary
 
 # (column, record path, label, unit, higher_is_better)
@@ -43,9 +42,9 @@ def frame(records: list[dict]) -> pd.DataFrame:
 def metric_names(arch: str, df: pd.DataFrame) -> list[str]:
     """The architecture's contract metrics that appear in the records, primary first."""
     try:
-        spec = importlib.import_module(f"architectures.{arch}.spec")
-        names = [getattr(spec, "PRIMARY", None), *getattr(spec, "METRICS", ())]
-    except ImportError:
+        spec = registry.spec(arch)
+        names = [spec.PRIMARY, *spec.METRICS]
+    except ImportError:  # a run of an architecture this checkout no longer has
         names = []
     present = [c[2:] for c in df.columns if c.startswith("m.")]
     out = []
