@@ -95,48 +95,12 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         repeats: Optional[str] = typer.Option(None, "--repeats", help="Override the config's repeats: a number or 'auto'."),
         report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end.")) -> None:
     """Run a benchmark config: one fresh process per job; records appended to results.jsonl."""
-    from harness import config as cfgmod
-    from harness import report as reportmod
+    cfg, out_dir = _run_config(config, resume)
+    _override_repeats(cfg, repeats)
+    fws, archs = _split(framework), _split(arch)
+    _check_names(fws, archs)
     from harness import runner
 
-    if resume is not None:
-        if not (resume / "config.json").exists() and config is None:
-            fail(f"{resume}: not a run directory (no config.json) and no CONFIG given")
-        out_dir = resume
-    else:
-        if config is None:
-            fail("CONFIG is required (or --resume DIR)")
-        out_dir = out
-    try:
-        if config is not None:
-            cfg = cfgmod.load(config)
-        else:
-            import json
-
-            cfg = cfgmod.parse(json.loads((resume / "config.json").read_text()), str(resume / "config.json"))
-    except cfgmod.ConfigError as e:
-        fail(str(e))
-    if resume is not None and config is not None and (resume / "config.json").exists():
-        import json
-
-        stored = cfgmod.parse(json.loads((resume / "config.json").read_text()), str(resume / "config.json"))
-        if stored.hash() != cfg.hash():
-            fail(f"{config}: differs from the config of {resume} (config.json); resuming would mix two "
-                 f"experiments — omit CONFIG to resume with the run's own config")
-    if repeats:  # overrides the run's and every benchmark's repeats
-        try:
-            cfg.repeats = cfgmod.check_repeats(repeats if repeats == "auto" else int(repeats))
-        except ValueError:
-            fail(f"--repeats: must be a whole number from 1 to 1000, or auto (got {repeats!r})")
-        for b in cfg.benchmarks:
-            b.repeats = None
-    fws, archs = _split(framework), _split(arch)
-    for f in fws or []:
-        if f not in registry.FRAMEWORKS:
-            fail(f"--framework: unknown framework {f!r} (allowed: {', '.join(registry.FRAMEWORKS)})")
-    for a in archs or []:
-        if a not in registry.architectures():
-            fail(f"--arch: unknown architecture {a!r} (allowed: {', '.join(registry.architectures())})")
     out_dir = out_dir or runner.default_out_dir(cfg.name)
     if out_dir.exists() and resume is None and (out_dir / "results.jsonl").exists():
         fail(f"{out_dir} already holds results; use --resume {out_dir} to finish it, or another --out")
@@ -151,9 +115,60 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         raise typer.Exit(130) from None
     console.print(f"records: {res_path}  ({', '.join(f'{k} {v}' for k, v in sorted(prog.counts.items())) or 'nothing to run'})")
     if report:
-        path = reportmod.build(out_dir)
-        console.print(f"report: {path}")
+        from harness import report as reportmod
+
+        console.print(f"report: {reportmod.build(out_dir)}")
     console.print(f"elapsed: {time.monotonic() - t0:.1f} s")
+
+
+def _run_config(config: Optional[Path], resume: Optional[Path]):
+    """The validated config of ``run`` and its output directory (None: the default one). With
+    --resume, the run's own config.json, which a CONFIG given as well must equal."""
+    import json
+
+    from harness import config as cfgmod
+
+    if resume is not None and not (resume / "config.json").exists() and config is None:
+        fail(f"{resume}: not a run directory (no config.json) and no CONFIG given")
+    if resume is None and config is None:
+        fail("CONFIG is required (or --resume DIR)")
+    stored_path = resume / "config.json" if resume is not None else None
+    try:
+        if config is not None:
+            cfg = cfgmod.load(config)
+        else:
+            cfg = cfgmod.parse(json.loads(stored_path.read_text()), str(stored_path))
+        if config is not None and stored_path is not None and stored_path.exists():
+            stored = cfgmod.parse(json.loads(stored_path.read_text()), str(stored_path))
+            if stored.hash() != cfg.hash():
+                fail(f"{config}: differs from the config of {resume} (config.json); resuming would mix two "
+                     f"experiments — omit CONFIG to resume with the run's own config")
+    except cfgmod.ConfigError as e:
+        fail(str(e))
+    return cfg, resume
+
+
+def _override_repeats(cfg, repeats: Optional[str]) -> None:
+    """--repeats overrides the run's and every benchmark's repeats."""
+    if not repeats:
+        return
+    from harness import config as cfgmod
+
+    try:
+        cfg.repeats = cfgmod.check_repeats(repeats if repeats == "auto" else int(repeats))
+    except ValueError:
+        fail(f"--repeats: must be a whole number from 1 to 1000, or auto (got {repeats!r})")
+    for b in cfg.benchmarks:
+        b.repeats = None
+
+
+def _check_names(fws: Optional[list[str]], archs: Optional[list[str]]) -> None:
+    for f in fws or []:
+        if f not in registry.FRAMEWORKS:
+            fail(f"--framework: unknown framework {f!r} (allowed: {', '.join(registry.FRAMEWORKS)})")
+    for a in archs or []:
+        if a not in registry.architectures():
+            fail(f"--arch: unknown architecture {a!r} (allowed: {', '.join(registry.architectures())})")
 
 
 @app.command()

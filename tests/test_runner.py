@@ -193,7 +193,6 @@ TINY = [
 @pytest.mark.slow
 def test_every_architecture_runs_through_the_runner(tmp_path):
     """Each architecture once through the real runner/worker path (autograd: the lightest import)."""
-    import importlib
 
     cfg = {"name": "archs", "repeats": 1, "frameworks": ["autograd"], "benchmarks": TINY, "min_timed_s": 0.2}
     out = tmp_path / "run"
@@ -203,14 +202,14 @@ def test_every_architecture_runs_through_the_runner(tmp_path):
     assert len(recs) == len(TINY) + 1
     for r in recs:
         assert r["status"] == "ok", (r["benchmark"], r["framework"], r["error"])
-        spec = importlib.import_module(f"architectures.{r['architecture']}.spec")
+        spec = registry.spec(r["architecture"])
         assert set(spec.METRICS) & set(r["metrics"]), (r["architecture"], r["metrics"])
         epochs = next(b["train"]["epochs"] for b in TINY if b["architecture"] == r["architecture"])
         assert len(r["curve"]) == epochs and r["params"] > 0
         # timing-only epochs, until 0.2 s of steady epochs, where the epochs are alike and there is a
         # steady state; the curve (the configured epochs) is untouched by them
         t, steady_s = r["timing"], r["curve"][-1]["seconds"] - r["curve"][0]["seconds"]
-        if getattr(spec, "EXTRA_TIMING", True) and epochs > 1 and steady_s < 0.2:
+        if spec.EXTRA_TIMING and epochs > 1 and steady_s < 0.2:
             assert t["extra_epochs"] > 0, r["benchmark"]
         else:
             assert t["extra_epochs"] == 0, r["benchmark"]
