@@ -12,7 +12,7 @@ worst ratio. Cases:
 - ``torch/eager``: the adapter's eager loop vs a plain PyTorch loop
 - ``torch/compiled``: the adapter's torch.compile step vs a bare torch.compile'd step (slow: compiles)
 - ``jax/step``: the adapter's jitted step per batch vs a bare jitted step loop
-- ``jax/epoch``: the adapter's fused epoch vs a hand-fused ``lax.scan`` epoch (DESIGN: within 1.2x)
+- ``jax/epoch``: the adapter's fused epoch vs a hand-fused ``lax.scan`` epoch (the original target: within 1.2x)
 
 Not part of ``make test`` (it measures time); run it on a quiet machine:
 ``.venv/bin/python benchmarks/overhead.py [--epochs 60] [--cases torch/eager,jax/step,jax/epoch]``

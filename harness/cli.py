@@ -95,7 +95,8 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         repeats: Optional[str] = typer.Option(None, "--repeats", help="Override the config's repeats: a number or 'auto'."),
         report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end.")) -> None:
     """Run a benchmark config: one fresh process per job; records appended to results.jsonl."""
-    cfg, out_dir = _run_config(config, resume)
+    cfg = _run_config(config, resume)
+    out_dir = resume if resume is not None else out
     _override_repeats(cfg, repeats)
     fws, archs = _split(framework), _split(arch)
     _check_names(fws, archs)
@@ -122,8 +123,8 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
 
 
 def _run_config(config: Optional[Path], resume: Optional[Path]):
-    """The validated config of ``run`` and its output directory (None: the default one). With
-    --resume, the run's own config.json, which a CONFIG given as well must equal."""
+    """The validated config of ``run``. With --resume, the run's own config.json, which a CONFIG
+    given as well must equal."""
     import json
 
     from harness import config as cfgmod
@@ -145,7 +146,7 @@ def _run_config(config: Optional[Path], resume: Optional[Path]):
                      f"experiments — omit CONFIG to resume with the run's own config")
     except cfgmod.ConfigError as e:
         fail(str(e))
-    return cfg, resume
+    return cfg
 
 
 def _override_repeats(cfg, repeats: Optional[str]) -> None:

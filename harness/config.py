@@ -1,4 +1,4 @@
-"""YAML config -> validated pydantic models (the config contract in DESIGN.md).
+"""YAML config -> validated pydantic models (the config contract in docs/design.md).
 
 Every user mistake becomes a ConfigError whose message is one line:
 ``<file>: <key path>: <what is wrong> (allowed: ...)``. The CLI prints it and exits 2.
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness import registry
 from harness.datasets import OPTIONS as DATASET_OPTIONS
+from harness.errors import SpecError
 
 Mode = Literal[registry.MODE_NAMES]  # Literal of a tuple = Literal of its items
 DEVICES = ("cpu", "cuda")
@@ -374,6 +375,8 @@ def parse(data: Any, source: str = "<config>") -> RunConfig:
         _spec_checks(cfg)
     except ValueError as e:
         raise ConfigError(f"{source}: {e}") from None
+    except SpecError as e:  # a broken spec.py: one line too, naming the file and the name
+        raise ConfigError(str(e)) from None
     return cfg
 
 

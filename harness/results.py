@@ -1,4 +1,4 @@
-"""The result record (contract in DESIGN.md): one JSON line per job in <out>/results.jsonl.
+"""The result record (contract in docs/design.md): one JSON line per job in <out>/results.jsonl.
 
 Records are appended with a single write + flush + fsync per line, so a killed runner loses at
 most the line being written; a torn last line is detected on read and reported, never fatal.

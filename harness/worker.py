@@ -278,7 +278,7 @@ def _phase_timing(j: Job, by_phase: dict[str, list[float]], examples: int) -> di
 
 
 def _flops_per_s(j: Job, run: Training, by_phase: dict[str, list[float]], epoch_s: float | None) -> float | None:
-    """Analytic training FLOPs over the time they took (DESIGN: measurement 6): one steady epoch's over
+    """Analytic training FLOPs over the time they took (docs/design.md, Measurement 7): one steady epoch's over
     its median; with phases, every steady epoch's FLOPs (its phase's) over their summed time."""
     flops = j.base.get("flops_per_example") or {}
     if not flops.get("train") or not epoch_s:
