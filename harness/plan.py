@@ -111,6 +111,8 @@ def _job(cfg: RunConfig, b, name: str, fw: str, mode: str, device: str, repeat: 
     elif mode not in (have := registry.modes(b.architecture, fw).modes):
         job.preset_status = "unsupported"
         job.preset_reason = f"{fw} {b.architecture} has no '{mode}' mode (has: {', '.join(have)})"
+    elif (why := registry.outside_limits(b.architecture, fw, job.model, job.train)) is not None:
+        job.preset_status, job.preset_reason = "unsupported", why
     elif not registry.installed(fw):
         job.preset_status = "skipped"
         job.preset_reason = f"{fw} is not installed (pip install 'annbench[{fw}]')"

@@ -101,7 +101,7 @@ def _adapter_literals(path: Path) -> dict:
             found = {}
             for stmt in node.body:
                 if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                    if stmt.targets[0].id in ("MODES", "ALIASES"):
+                    if stmt.targets[0].id in ("MODES", "ALIASES", "LIMITS"):
                         found[stmt.targets[0].id] = ast.literal_eval(stmt.value)
             return found
     return {}
@@ -123,6 +123,24 @@ def spec(architecture: str):
 def frameworks_of(architecture: str) -> list[str]:
     """Frameworks with an implementation file for ``architecture`` (implemented or declared unsupported)."""
     return [fw for fw in FRAMEWORKS if implementation(architecture, fw).status == "implemented"]
+
+
+def limits(architecture: str, framework: str) -> dict[str, tuple]:
+    """The settings an implemented pair can run, where it cannot run them all: the literal ``LIMITS``
+    of its ``class Adapter`` (``{"train.momentum": (0.0,), "model.cd_k": (1,)}``), read without
+    importing the file. The plan records a job outside them as unsupported, without a process."""
+    lit = _adapter_literals(implementation(architecture, framework).path)
+    return {k: tuple(v) for k, v in lit.get("LIMITS", {}).items()}
+
+
+def outside_limits(architecture: str, framework: str, model: dict, train: dict) -> str | None:
+    """Why (``model``, ``train``) is outside the pair's ``LIMITS``, or None."""
+    values = {**{f"model.{k}": v for k, v in model.items()}, **{f"train.{k}": v for k, v in train.items()}}
+    for key, allowed in limits(architecture, framework).items():
+        if key in values and values[key] not in allowed:
+            shown = ", ".join(map(repr, allowed))
+            return f"{framework} {architecture} runs only {key} in ({shown}) (got {values[key]!r})"
+    return None
 
 
 def implementation(architecture: str, framework: str) -> Implementation:
