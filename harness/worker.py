@@ -247,32 +247,38 @@ def extra_timing(j: Job, adapter, run: Training) -> dict:
 # ------------------------------------------------------------------------------------------ timing
 
 
-def _steady(run: Training) -> tuple[list[float], list[float], dict[str, list[float]]]:
-    """Split the epochs: each phase's first epoch holds its tracing/JIT/compilation (a new phase is a
-    new program), the rest are steady. Returns (all steady times, each phase's first-epoch excess
-    over its steady median, steady times by phase)."""
-    by_phase: dict[str, list[float]] = {}
+def _steady(run: Training) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Split the epochs by phase: each phase's first epoch holds its tracing/JIT/compilation (a new
+    phase is a new program), the rest are steady. Returns (first epoch by phase, steady times by
+    phase), phases in the order they ran."""
     firsts: dict[str, float] = {}
+    by_phase: dict[str, list[float]] = {}
     for dt, ph in zip(run.times, run.phases):
         if ph in firsts:
-            by_phase.setdefault(ph, []).append(dt)
+            by_phase[ph].append(dt)
         else:
-            firsts[ph] = dt
-    steady = [dt for ts in by_phase.values() for dt in ts]
-    compile_parts = [max(firsts[ph] - float(np.median(by_phase[ph])), 0.0) for ph in firsts if by_phase.get(ph)]
-    return steady, compile_parts, by_phase
+            firsts[ph], by_phase[ph] = dt, []
+    return firsts, by_phase
 
 
-def _phase_timing(j: Job, by_phase: dict[str, list[float]], examples: int) -> dict | None:
-    """Per phase (several only): epochs timed, median steady epoch, and FLOP/s from the spec's
-    per-phase training FLOPs (``flops_per_example()["phases"]``)."""
+def _compile_s(firsts: dict[str, float], by_phase: dict[str, list[float]]) -> float | None:
+    """What the phases' first epochs cost beyond a steady epoch of their own phase (None: no phase
+    has a steady state to compare with)."""
+    parts = [max(firsts[ph] - float(np.median(ts)), 0.0) for ph, ts in by_phase.items() if ts]
+    return float(sum(parts)) if parts else None
+
+
+def _phase_timing(j: Job, firsts: dict[str, float], by_phase: dict[str, list[float]], examples: int) -> dict | None:
+    """Per phase (phased specs only): its first epoch, steady epochs timed, their median (None when
+    the phase had one epoch), and FLOP/s from the spec's per-phase training FLOPs
+    (``flops_per_example()["phases"]``)."""
     if j.spec.epoch_phase is None:
         return None
     flops = (j.base.get("flops_per_example") or {}).get("phases") or {}
     out = {}
     for ph, ts in by_phase.items():
-        med = float(np.median(ts))
-        out[ph] = {"epochs_timed": len(ts), "epoch_s": med,
+        med = float(np.median(ts)) if ts else None
+        out[ph] = {"first_epoch_s": firsts[ph], "epochs_timed": len(ts), "epoch_s": med,
                    "train_flops_per_s": flops[ph] * examples / med if ph in flops and med else None}
     return out
 
@@ -295,14 +301,15 @@ def timing(j: Job, run: Training, build_s: float, eval_s: float, infer_s: tuple,
     """The record's ``timing``: the steady epoch is the median of every epoch but each phase's first
     (one epoch: no steady state, honest None); compile_s is what the phases' first epochs cost beyond
     a steady one of their phase (tracing, JIT/XLA/inductor compilation, autotune)."""
-    steady, compile_parts, by_phase = _steady(run)
+    firsts, by_phase = _steady(run)
+    steady = [dt for ts in by_phase.values() for dt in ts]
     epoch_s = float(np.median(steady)) if steady else None
     out = {**j.base["timing"], "build_s": build_s, "first_epoch_s": run.times[0], "epoch_s": epoch_s,
            "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))) if steady else None,
            "epochs_timed": len(steady), **extra, "train_s": float(sum(run.times[:j.train.epochs])),
-           "eval_s": eval_s, "compile_s": float(sum(compile_parts)) if steady else None,
+           "eval_s": eval_s, "compile_s": _compile_s(firsts, by_phase),
            "infer_ms": infer_s[0], "infer_per_s": infer_s[1], "examples_per_epoch": run.examples}
-    phases = _phase_timing(j, by_phase, run.examples)
+    phases = _phase_timing(j, firsts, by_phase, run.examples)
     if phases:
         out["phases"] = phases
     rate = _flops_per_s(j, run, by_phase, epoch_s)

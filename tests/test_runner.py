@@ -213,7 +213,10 @@ def test_every_architecture_runs_through_the_runner(tmp_path):
             assert t["extra_epochs"] > 0, r["benchmark"]
         else:
             assert t["extra_epochs"] == 0, r["benchmark"]
-        assert t["epochs_timed"] == epochs - 1 + t["extra_epochs"] and t["min_timed_s"] == 0.2
+        # each phase's first epoch compiles its program: never steady (one phase but for the DBN)
+        phases = {c.get("phase", "train") for c in r["curve"]}
+        assert t["epochs_timed"] == epochs - len(phases) + t["extra_epochs"] and t["min_timed_s"] == 0.2
+        assert (set(t.get("phases") or {"train": 0}) == phases) and (len(phases) > 1) == (r["architecture"] == "dbn")
     html = (out / "report.html").read_text()
     for b in TINY:
         assert b["architecture"] in html

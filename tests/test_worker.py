@@ -115,7 +115,8 @@ def test_each_phase_first_epoch_is_compile_time_and_phases_are_timed_apart():
     t = worker.timing(j, run, 0.0, 0.0, (1.0, 1.0), {"extra_epochs": 0})
     assert t["epochs_timed"] == 6 and t["epoch_s"] == pytest.approx(0.75)
     assert t["compile_s"] == pytest.approx((5.0 - 1.0) + (3.0 - 0.5))
-    assert t["phases"]["pre0"] == {"epochs_timed": 3, "epoch_s": 1.0, "train_flops_per_s": pytest.approx(4000)}
+    assert t["phases"]["pre0"] == {"first_epoch_s": 5.0, "epochs_timed": 3, "epoch_s": 1.0,
+                                   "train_flops_per_s": pytest.approx(4000)}
     assert t["phases"]["clf"]["epoch_s"] == 0.5 and t["phases"]["clf"]["train_flops_per_s"] == pytest.approx(4000)
     # every steady epoch's FLOPs (its own phase's) over their summed time, not the mean FLOPs / median
     assert t["train_flops_per_s"] == pytest.approx((40 * 100 * 3 + 20 * 100 * 3) / (3.2 + 1.5))
@@ -129,3 +130,10 @@ def test_one_phase_keeps_the_plain_steady_epoch():
     t = worker.timing(j, run, 0.0, 0.0, (1.0, 1.0), {})
     assert t["epoch_s"] == 2.0 and t["compile_s"] == 0.0 and "phases" not in t
     assert t["train_flops_per_s"] == pytest.approx(3 * 10 / 2.0) and t["train_s"] == 6.0
+
+
+def test_a_phase_of_one_epoch_is_listed_without_a_steady_time():
+    j, run = _phased([4.0, 2.0, 1.0, 1.0], ["pre0", "clf", "clf", "clf"], {"forward": 1, "train": 2, "phases": {"clf": 5}})
+    t = worker.timing(j, run, 0.0, 0.0, (1.0, 1.0), {})
+    assert t["phases"]["pre0"] == {"first_epoch_s": 4.0, "epochs_timed": 0, "epoch_s": None, "train_flops_per_s": None}
+    assert t["epochs_timed"] == 2 and t["compile_s"] == pytest.approx(1.0)  # only clf has a steady state
