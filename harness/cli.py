@@ -271,7 +271,7 @@ def _print_comparison(result, fmt: str) -> None:
     else:
         t = Table(title=f"{Path(result.b).name} (B) vs {Path(result.a).name} (A, baseline)")
         for c in cmpmod.HEADER:
-            t.add_column(c)
+            t.add_column(c, no_wrap=c not in ("primary metric A → B", "verdict"))  # numbers stay whole
         styles = {"regression": "red", "improvement": "green", "only in A": "yellow", "only in B": "yellow"}
         for cell in result.cells:
             t.add_row(*map(escape, cmpmod.row(cell)), style=styles.get(cell.verdict))

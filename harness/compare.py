@@ -300,8 +300,8 @@ def compare(a_dir: Path, b_dir: Path, threshold: float = 1.10) -> Comparison:
 
 # ---- output ---------------------------------------------------------------------------------------
 
-HEADER = ["benchmark", "framework", "mode", "device", "n A/B", "epoch A → B", "B/A [interval]", "p",
-          "primary metric A → B", "verdict"]
+HEADER = ["benchmark", "framework/mode", "n A/B", "epoch A → B", "B/A [interval]", "p", "primary metric A → B",
+          "verdict"]
 
 
 def _ms(x: float | None) -> str:
@@ -330,7 +330,8 @@ def row(c: Cell) -> list[str]:
     status = c.status_a if c.status_a == c.status_b else f"{c.status_a or '—'} / {c.status_b or '—'}"
     verdict = c.verdict.upper() if c.verdict in ("regression", "improvement") else c.verdict
     detail = "; ".join(c.reasons) or ("" if status == "ok" else status)
-    return [c.benchmark, c.framework, c.mode, c.device, f"{c.n_a}/{c.n_b}",
+    where = f"{c.framework}/{c.mode}" + ("" if c.device == "cpu" else f"@{c.device}")
+    return [c.benchmark, where, f"{c.n_a}/{c.n_b}",
             f"{_ms(c.epoch_a)} → {_ms(c.epoch_b)}", _ratio(c), "–" if c.p is None else f"{c.p:.2g}",
             _metric(c), verdict + (f": {detail}" if detail else "")]
 
