@@ -109,15 +109,15 @@ def flatten(record: dict, prefix: str = "") -> dict:
 
 
 def frame(records: list[dict]):
-    """pandas DataFrame of flattened records. A column whose values mix types (a thread count here,
-    a string there) holds JSON text throughout, so parquet gets one type per column."""
+    """pandas DataFrame of flattened records. A column whose values mix types (a number here, a
+    string there) becomes text throughout (numbers as JSON), so parquet gets one type per column."""
     import pandas as pd
 
     df = pd.DataFrame([flatten(r) for r in records])
-    for col in df.select_dtypes(include="object").columns:
-        kinds = {type(v) for v in df[col] if v is not None and not (isinstance(v, float) and math.isnan(v))}
-        if len(kinds) > 1:
-            df[col] = [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in df[col]]
+    for col in [c for c in df.columns if pd.api.types.is_object_dtype(df[c])]:
+        values = [None if pd.isna(v) else v for v in df[col]]  # pd.isna: scalars only, lists are JSON text
+        if len({type(v) for v in values if v is not None}) > 1:
+            df[col] = [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
     return df
 
 
