@@ -238,10 +238,13 @@ def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
     distribution-free interval (its real coverage shown when below 95%: 3 vs 3 allows 90%) and a
     two-sided Mann-Whitney U p-value. A regression is slower than --threshold AND significant
     (interval excludes 1 or p < 0.01); with < 3 jobs on a side, every pairwise ratio must lie beyond
-    the threshold. Primary metric: a regression when its median got worse by more than the
-    run-to-run spread (the larger range over repeats of A and B; at least 0.01 for accuracy-like
-    fractions, 1% of the value otherwise). A cell that was ok and now fails is a regression. Cells in
-    one run only are listed. Runs from different machines: a warning with both GEMM peaks.
+    the threshold. Beyond the threshold but not significant: inconclusive (no failure). Primary
+    metric: a regression when it got worse by more than the run-to-run spread: per seed (same seed,
+    same work) the median difference B - A against the range of those differences; without matching
+    seeds the medians against the larger range over repeats; the spread is at least 0.01 for
+    accuracy-like fractions, 1% of the value otherwise. A cell that was ok and now fails is a
+    regression. Cells in one run only are listed. Runs from different machines: a warning with both
+    GEMM peaks.
     """
     from harness import compare as cmpmod
     from harness.export import RunError
@@ -272,7 +275,8 @@ def _print_comparison(result, fmt: str) -> None:
         t = Table(title=f"{Path(result.b).name} (B) vs {Path(result.a).name} (A, baseline)")
         for c in cmpmod.HEADER:
             t.add_column(c, no_wrap=c not in ("primary metric A → B", "verdict"))  # numbers stay whole
-        styles = {"regression": "red", "improvement": "green", "only in A": "yellow", "only in B": "yellow"}
+        styles = {"regression": "red", "improvement": "green", "inconclusive": "yellow", "only in A": "yellow",
+                  "only in B": "yellow"}
         for cell in result.cells:
             t.add_row(*map(escape, cmpmod.row(cell)), style=styles.get(cell.verdict))
         console.print(t)

@@ -11,11 +11,14 @@ A cell is (benchmark, framework, mode, device). Per cell:
   the change counts only when *every* pairwise ratio lies beyond the threshold (min(B)/max(A) >
   threshold for a slowdown).
 * **regression**: ratio > threshold and significant; **improvement**: ratio < 1/threshold and
-  significant.
-* **primary metric** (the spec's PRIMARY, else the first of its METRICS both sides report): the
-  change of the medians over repeats is a regression when it is worse by more than the run-to-run
-  spread: the larger of the two sides' ranges over repeats, and at least 0.01 for a fraction
-  (accuracy, recall) or 1% of the value for any other metric.
+  significant; **inconclusive**: beyond the threshold but not significant (never fails a build).
+  The two runs' jobs are independent samples in time, so the test is unpaired: with a within-run
+  spread wider than the change, no test at 3 jobs per side can call it (the interval says so).
+* **primary metric** (the spec's PRIMARY, else the first of its METRICS both sides report): jobs
+  of the same seed do the same work, so where seeds match the change is the median of the per-seed
+  differences B - A and the run-to-run spread their range; otherwise the change of the medians and
+  the larger of the two sides' ranges over repeats. Worse by more than the spread is a regression;
+  the spread is at least 0.01 for a fraction (accuracy, recall), 1% of the value for other metrics.
 * a cell ok in A but failed / timed out / unsupported in B is a regression (and the reverse an
   improvement); skipped cells (device absent) and cells on one side only are listed, never flagged.
 """
@@ -60,15 +63,17 @@ class Cell:
     pair_range: list[float] | None = None  # min and max pairwise ratio (n < 3 on a side)
     p: float | None = None  # Mann–Whitney U, two-sided
     time_evidence: str | None = None  # what made the time change significant
-    time_verdict: str | None = None  # regression / improvement / same; None: not timed on both sides
+    time_verdict: str | None = None  # regression / improvement / inconclusive (beyond the threshold, not
+    # significant) / same; None: not timed on both sides
     metric: str | None = None
     metric_a: float | None = None
     metric_b: float | None = None
-    metric_change: float | None = None  # B - A
+    metric_change: float | None = None  # B - A: median of the per-seed differences where seeds match
+    metric_pairs: int = 0  # seeds run on both sides (0: the change of the medians)
     metric_spread: float | None = None
     lower_is_better: bool | None = None
     metric_verdict: str | None = None
-    verdict: str = "same"  # regression / improvement / same / only in A / only in B / not comparable
+    verdict: str = "same"  # regression / improvement / inconclusive / same / only in A / only in B / not comparable
     reasons: list[str] = field(default_factory=list)
 
 
@@ -153,8 +158,8 @@ def time_change(a: list, b: list, threshold: float) -> dict:
         significant = pairs[0] > lim or pairs[-1] < -lim  # every pair beyond the threshold
         out["time_evidence"] = f"n<3: all pairs beyond ×{threshold:g}" if significant else None
     slower, faster = out["ratio"] > threshold, out["ratio"] < 1 / threshold
-    out["time_verdict"] = ("regression" if slower and significant else
-                           "improvement" if faster and significant else "same")
+    out["time_verdict"] = ("regression" if slower and significant else "improvement" if faster and significant
+                           else "inconclusive" if slower or faster else "same")
     return out
 
 
@@ -163,19 +168,33 @@ def metric_floor(metric: str, a: float, b: float) -> float:
     return FRACTION_FLOOR if fraction else RELATIVE_FLOOR * max(abs(a), abs(b))
 
 
-def metric_change(metric: str, a: list, b: list) -> dict:
-    """Change of the metric's median, B - A, against the run-to-run spread (module docstring)."""
-    a = [x for x in a if isinstance(x, (int, float)) and math.isfinite(x)]
-    b = [x for x in b if isinstance(x, (int, float)) and math.isfinite(x)]
+def _finite_by_seed(values: dict) -> dict:
+    return {k: v for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+
+
+def metric_change(metric: str, a: dict, b: dict) -> dict:
+    """Change B - A of a metric given per seed on each side, against the run-to-run spread. Jobs of
+    the same seed do the same work (data order, initial weights), so where seeds match the change is
+    the median of the per-seed differences and the spread their range (what differs between two runs
+    of the same job); otherwise the change of the medians against the larger range over repeats.
+    Either way at least the floor (``metric_floor``)."""
+    a, b = _finite_by_seed(a), _finite_by_seed(b)
     if not a or not b:
         return {}
-    ma, mb = median(a), median(b)
-    spread = max(max(a) - min(a), max(b) - min(b), metric_floor(metric, ma, mb))
+    ma, mb = median(list(a.values())), median(list(b.values()))
+    common = [s for s in a if s in b]
+    if common:
+        diffs = [b[s] - a[s] for s in common]
+        change, spread = median(diffs), max(diffs) - min(diffs)
+    else:
+        change = mb - ma
+        spread = max(max(a.values()) - min(a.values()), max(b.values()) - min(b.values()))
+    spread = max(spread, metric_floor(metric, ma, mb))
     low = results.lower_is_better(metric)
-    gain = (ma - mb) if low else (mb - ma)
+    gain = -change if low else change
     verdict = "regression" if gain < -spread else "improvement" if gain > spread else "same"
-    return {"metric_a": ma, "metric_b": mb, "metric_change": mb - ma, "metric_spread": spread,
-            "lower_is_better": low, "metric_verdict": verdict}
+    return {"metric_a": ma, "metric_b": mb, "metric_change": change, "metric_spread": spread,
+            "metric_pairs": len(common), "lower_is_better": low, "metric_verdict": verdict}
 
 
 # ---- cells ----------------------------------------------------------------------------------------
@@ -213,10 +232,11 @@ def compare_cell(key: tuple, ra: list[dict] | None, rb: list[dict] | None, thres
     cell.epoch_a, cell.epoch_b = median(epochs[0]), median(epochs[1])
     cell.metric = primary_metric(cell.architecture, oka + okb)
     if cell.metric:
-        values = [[(r.get("metrics") or {}).get(cell.metric) for r in side] for side in (oka, okb)]
+        values = [{r.get("seed", r.get("repeat")): (r.get("metrics") or {}).get(cell.metric) for r in side}
+                  for side in (oka, okb)]
         for k, v in metric_change(cell.metric, *values).items():
             setattr(cell, k, v)
-    _verdict(cell)
+    _verdict(cell, threshold)
     return cell
 
 
@@ -239,16 +259,19 @@ def _status_change(cell: Cell, ra: list[dict], rb: list[dict]) -> Cell:
     return cell
 
 
-def _verdict(cell: Cell) -> None:
+def _verdict(cell: Cell, threshold: float) -> None:
+    what = "slower" if (cell.ratio or 1) > 1 else "faster"
     if cell.time_verdict in ("regression", "improvement"):
-        what = "slower" if cell.time_verdict == "regression" else "faster"
         cell.reasons.append(f"{what} ×{cell.ratio:.2f} ({cell.time_evidence})")
+    elif cell.time_verdict == "inconclusive":  # beyond the threshold, within the noise
+        cell.reasons.append(f"{what} ×{cell.ratio:.2f}, not significant" +
+                            (f" (p={cell.p:.2g}, interval includes 1)" if cell.ci else " (n<3: some pairs within ×"
+                             f"{threshold:g})"))
     if cell.metric_verdict in ("regression", "improvement"):
         cell.reasons.append(f"{cell.metric} {'worse' if cell.metric_verdict == 'regression' else 'better'} "
                             f"by {abs(cell.metric_change):.3g} > spread {cell.metric_spread:.2g}")
     verdicts = {cell.time_verdict, cell.metric_verdict}
-    cell.verdict = ("regression" if "regression" in verdicts else
-                    "improvement" if "improvement" in verdicts else "same")
+    cell.verdict = next((v for v in ("regression", "improvement", "inconclusive") if v in verdicts), "same")
 
 
 # ---- machines -------------------------------------------------------------------------------------
@@ -340,7 +363,7 @@ def summary(cmp: Comparison) -> str:
     counts: dict[str, int] = {}
     for c in cmp.cells:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
-    order = ["regression", "improvement", "same", "only in A", "only in B", "not comparable"]
+    order = ["regression", "improvement", "inconclusive", "same", "only in A", "only in B", "not comparable"]
     return (f"{len(cmp.cells)} cells (threshold ×{cmp.threshold:g}): "
             + ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k)))
 
