@@ -159,6 +159,19 @@ def test_runs_from_different_machines_warn_with_both_gemm_peaks(tmp_path):
     assert "no env.json in B" in invoke(a, none).stderr
 
 
+def test_same_machine_with_a_moved_gemm_peak_warns_and_skipped_cells_compare_nothing(tmp_path):
+    recs = records(1)
+    slow = {**ENV, "gemm_peaks": {"cpu": {"flops": 60e9}}, "gemm_peak": {"flops": 60e9}}
+    skipped = [r if r["framework"] != "torch" else record("mlp-digits", "mlp", "torch", "eager", 0,
+                                                           status="skipped", error="no cuda") for r in recs]
+    r = invoke(write_run(tmp_path / "a", recs), write_run(tmp_path / "b", skipped, env=slow),
+               "--fail-on-regression", "--format", "json")
+    assert r.exit_code == 0
+    assert "GEMM peak moved" in r.stderr and "100.0 GFLOP/s" in r.stderr and "60.0 GFLOP/s" in r.stderr
+    torch = next(c for c in cells(r) if c["framework"] == "torch")
+    assert torch["verdict"] == "not comparable" and torch["reasons"] == ["ok in A, skipped in B"]
+
+
 def test_formats(tmp_path):
     recs = records(3)
     a, b = write_run(tmp_path / "a", recs), write_run(tmp_path / "b", scaled(recs, 1.5))
