@@ -1,4 +1,4 @@
-"""annbench command line: run | report | list | env | compare.
+"""annbench command line: run | report | list | env | compare | export.
 
 User mistakes (bad config, missing directory) print one line and exit with code 2; no traceback.
 """
@@ -242,36 +242,81 @@ def env(probe: bool = typer.Option(False, "--probe", help="Import each installed
 
 @app.command()
 def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
-            b: Path = typer.Argument(..., help="Run directory to compare with the baseline.")) -> None:
-    """Compare two runs: steady epoch time ratio (B/A) and primary-metric change per cell."""
-    from harness import results
-    from harness.report import aggregate
-    from harness.stats import ratio_ci
+            b: Path = typer.Argument(..., help="Candidate run directory, compared with the baseline."),
+            threshold: float = typer.Option(1.10, "--threshold", help="Time factor B/A beyond which a "
+                                            "significant slowdown is a regression (1/threshold: improvement)."),
+            fail_on_regression: bool = typer.Option(False, "--fail-on-regression",
+                                                    help="Exit 1 when any cell regressed (for CI)."),
+            fmt: str = typer.Option("table", "--format", help="table, markdown or json.")) -> None:
+    """Compare run B with baseline run A per cell (benchmark, framework, mode, device).
 
-    frames = []
-    for d in (a, b):
-        if not (d / "results.jsonl").exists():
-            fail(f"{d}: no results.jsonl here")
-        frames.append(aggregate.frame(results.read(d / "results.jsonl").records))
-    fa, fb = (f[f.status == "ok"] for f in frames)
-    t = Table(title=f"{b.name} vs {a.name}")
-    for c in ("benchmark", "framework", "mode", "device", "epoch time B/A [95% CI]", "metric A", "metric B"):
-        t.add_column(c)
-    keys = ["benchmark", "framework", "mode", "device"]
-    for key, ga in fa.groupby(keys):
-        gb = fb
-        for k, v in zip(keys, key):
-            gb = gb[gb[k] == v]
-        if gb.empty:
-            continue
-        r = ratio_ci(gb.epoch_s.tolist(), ga.epoch_s.tolist())
-        metric = aggregate.metric_names(ga.architecture.iloc[0], ga)
-        m = metric[0] if metric else None
-        ma = f"{ga[f'm.{m}'].median():.4g}" if m else "–"
-        mb = f"{gb[f'm.{m}'].median():.4g}" if m and f"m.{m}" in gb else "–"
-        rs = "–" if not r else f"{r['ratio']:.2f}" + (f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else "")
-        t.add_row(*map(str, key), rs, f"{m} {ma}" if m else "–", mb)
-    console.print(t)
+    Time: the steady-epoch ratio B/A (median of the pairwise ratios) with, at >= 3 jobs per side, a
+    distribution-free interval (its real coverage shown when below 95%: 3 vs 3 allows 90%) and a
+    two-sided Mann-Whitney U p-value. A regression is slower than --threshold AND significant
+    (interval excludes 1 or p < 0.01); with < 3 jobs on a side, every pairwise ratio must lie beyond
+    the threshold. Beyond the threshold but not significant: inconclusive (no failure). Primary
+    metric: a regression when it got worse by more than the run-to-run spread: per seed (same seed,
+    same work) the median difference B - A against the range of those differences; without matching
+    seeds the medians against the larger range over repeats; the spread is at least 0.01 for
+    accuracy-like fractions, 1% of the value otherwise. A cell that was ok and now fails is a
+    regression. Cells in one run only are listed. Runs from different machines: a warning with both
+    GEMM peaks.
+    """
+    from harness import compare as cmpmod
+    from harness.export import RunError
+
+    if fmt not in cmpmod.FORMATS:
+        fail(f"--format: unknown format {fmt!r} (allowed: {', '.join(cmpmod.FORMATS)})")
+    if not threshold > 1:
+        fail(f"--threshold: must be greater than 1 (got {threshold})")
+    try:
+        result = cmpmod.compare(a, b, threshold)
+    except RunError as e:
+        fail(str(e))
+    for w in result.warnings:
+        typer.echo(f"annbench: warning: {w}", err=True)
+    _print_comparison(result, fmt)
+    if fail_on_regression and result.regressions:
+        raise typer.Exit(1)
+
+
+def _print_comparison(result, fmt: str) -> None:
+    from harness import compare as cmpmod
+
+    if fmt == "json":
+        typer.echo(cmpmod.to_json(result))
+    elif fmt == "markdown":
+        typer.echo(cmpmod.to_markdown(result), nl=False)
+    else:
+        t = Table(title=f"{Path(result.b).name} (B) vs {Path(result.a).name} (A, baseline)")
+        for c in cmpmod.HEADER:
+            t.add_column(c, no_wrap=c not in ("primary metric A → B", "verdict"))  # numbers stay whole
+        styles = {"regression": "red", "improvement": "green", "inconclusive": "yellow", "only in A": "yellow",
+                  "only in B": "yellow"}
+        for cell in result.cells:
+            t.add_row(*map(escape, cmpmod.row(cell)), style=styles.get(cell.verdict))
+        console.print(t)
+        console.print(cmpmod.summary(result), markup=False)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="A run directory holding results.jsonl."),
+           fmt: str = typer.Option(..., "--format", help="csv, parquet, markdown or tensorboard."),
+           out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output path (default: RUN/results.csv, "
+                                              "RUN/results.parquet, RUN/tensorboard; markdown to stdout).")) -> None:
+    """Export a run: csv/parquet (one row per record, flattened columns such as timing_epoch_s),
+    markdown (the benchmark x framework overview matrix) or tensorboard (learning curves and timing
+    scalars, one TensorBoard run per benchmark/framework/mode/device/repeat: tensorboard --logdir PATH)."""
+    from harness import export as exportmod
+
+    try:
+        path, text = exportmod.export(run_dir, fmt, out)
+    except exportmod.RunError as e:
+        fail(str(e))
+    if text is not None:
+        typer.echo(text, nl=False)
+    else:
+        console.print(f"{fmt}: {path}", markup=False)
 
 
 def main() -> None:  # pragma: no cover

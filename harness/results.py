@@ -110,17 +110,3 @@ def repair(path: Path) -> list[str]:
         os.replace(tmp, path)
     return res.problems
 
-
-def export_csv(records: list[dict], path: Path) -> None:
-    """Flat CSV: one row per record, nested dicts flattened as ``timing.epoch_s`` etc."""
-    import pandas as pd
-
-    rows = []
-    for r in records:
-        row = {k: v for k, v in r.items() if not isinstance(v, (dict, list))}
-        for k in ("metrics", "timing", "memory"):
-            for kk, vv in (r.get(k) or {}).items():
-                if not isinstance(vv, (dict, list)):
-                    row[f"{k}.{kk}"] = vv
-        rows.append(row)
-    pd.DataFrame(rows).to_csv(path, index=False)
