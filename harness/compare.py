@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import results
+from harness import registry
 from harness.export import Run, load_run, markdown_table, median, primary_metric
 
 KEY = ("benchmark", "framework", "mode", "device")
@@ -172,12 +172,13 @@ def _finite_by_seed(values: dict) -> dict:
     return {k: v for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
 
 
-def metric_change(metric: str, a: dict, b: dict) -> dict:
+def metric_change(metric: str, a: dict, b: dict, lower: bool = False) -> dict:
     """Change B - A of a metric given per seed on each side, against the run-to-run spread. Jobs of
     the same seed do the same work (data order, initial weights), so where seeds match the change is
     the median of the per-seed differences and the spread their range (what differs between two runs
     of the same job); otherwise the change of the medians against the larger range over repeats.
-    Either way at least the floor (``metric_floor``)."""
+    Either way at least the floor (``metric_floor``). ``lower``: the metric is better lower (the
+    spec's METRICS direction)."""
     a, b = _finite_by_seed(a), _finite_by_seed(b)
     if not a or not b:
         return {}
@@ -190,7 +191,7 @@ def metric_change(metric: str, a: dict, b: dict) -> dict:
         change = mb - ma
         spread = max(max(a.values()) - min(a.values()), max(b.values()) - min(b.values()))
     spread = max(spread, metric_floor(metric, ma, mb))
-    low = results.lower_is_better(metric)
+    low = lower
     gain = -change if low else change
     verdict = "regression" if gain < -spread else "improvement" if gain > spread else "same"
     return {"metric_a": ma, "metric_b": mb, "metric_change": change, "metric_spread": spread,
@@ -234,7 +235,8 @@ def compare_cell(key: tuple, ra: list[dict] | None, rb: list[dict] | None, thres
     if cell.metric:
         values = [{r.get("seed", r.get("repeat")): (r.get("metrics") or {}).get(cell.metric) for r in side}
                   for side in (oka, okb)]
-        for k, v in metric_change(cell.metric, *values).items():
+        lower = registry.lower_is_better(cell.architecture, cell.metric)
+        for k, v in metric_change(cell.metric, *values, lower=bool(lower)).items():
             setattr(cell, k, v)
     _verdict(cell, threshold)
     return cell

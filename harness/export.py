@@ -6,7 +6,6 @@ TensorFlow API forced (see ``_tensorboard_writer``).
 """
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import re
@@ -61,11 +60,10 @@ def load_run(path: Path) -> Run:
 def metric_order(arch: str) -> list[str]:
     """The architecture's contract metrics, PRIMARY first (as the worker's learning curve picks them)."""
     try:
-        spec = importlib.import_module(f"architectures.{arch}.spec")  # numpy-only module
-    except ImportError:
+        spec = registry.spec(arch)  # numpy-only module
+    except ImportError:  # a run of an architecture this checkout does not have
         return []
-    names = [getattr(spec, "PRIMARY", None), *getattr(spec, "METRICS", ())]
-    return list(dict.fromkeys(n for n in names if n))
+    return list(dict.fromkeys([spec.PRIMARY, *spec.METRICS]))
 
 
 def _number(v: Any) -> bool:
@@ -201,7 +199,8 @@ def overview(records: list[dict]) -> tuple[list[str], list[list[str]], list[str]
         fastest = min((t for _, t, _ in best.values() if t), default=None)
         several = any(len({(r.get("mode"), r.get("device")) for r in recs if r.get("framework") == fw}) > 1
                       for fw in fws)
-        row = [f"{bench} ({metric} {'↓' if results.lower_is_better(metric) else '↑'})" if metric else bench]
+        low = registry.lower_is_better(recs[0].get("architecture"), metric) if metric else None
+        row = [f"{bench} ({metric} {'↓' if low else '↑'})" if metric else bench]
         for fw in fws:
             mine = [r for r in recs if r.get("framework") == fw]
             if fw in best:

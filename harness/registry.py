@@ -120,6 +120,15 @@ def spec(architecture: str):
     return contract.load(architecture)
 
 
+def lower_is_better(architecture: str, metric: str) -> bool | None:
+    """The direction the architecture's spec declares for ``metric``; None when this checkout has no
+    such architecture or metric (an old run)."""
+    try:
+        return spec(architecture).lower_is_better(metric)
+    except (ImportError, KeyError):
+        return None
+
+
 def frameworks_of(architecture: str) -> list[str]:
     """Frameworks with an implementation file for ``architecture`` (implemented or declared unsupported)."""
     return [fw for fw in FRAMEWORKS if implementation(architecture, fw).status == "implemented"]
