@@ -230,7 +230,7 @@ def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
     """Compare two runs: steady epoch time ratio (B/A) and primary-metric change per cell."""
     from harness import results
     from harness.report import aggregate
-    from harness.stats import ratio_ci
+    from harness.stats import level_text, ratio_ci
 
     frames = []
     for d in (a, b):
@@ -239,7 +239,7 @@ def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
         frames.append(aggregate.frame(results.read(d / "results.jsonl").records))
     fa, fb = (f[f.status == "ok"] for f in frames)
     t = Table(title=f"{b.name} vs {a.name}")
-    for c in ("benchmark", "framework", "mode", "device", "epoch time B/A [95% CI]", "metric A", "metric B"):
+    for c in ("benchmark", "framework", "mode", "device", "epoch time B/A [CI, coverage]", "metric A", "metric B"):
         t.add_column(c)
     keys = ["benchmark", "framework", "mode", "device"]
     for key, ga in fa.groupby(keys):
@@ -253,7 +253,8 @@ def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
         m = metric[0] if metric else None
         ma = f"{ga[f'm.{m}'].median():.4g}" if m else "–"
         mb = f"{gb[f'm.{m}'].median():.4g}" if m and f"m.{m}" in gb else "–"
-        rs = "–" if not r else f"{r['ratio']:.2f}" + (f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else "")
+        ci = r and r["ci"]  # unpaired (two runs): labelled with the coverage it has (harness.stats.ratio_ci)
+        rs = "–" if not r else f"{r['ratio']:.2f}" + (f" [{ci.low:.2f}, {ci.high:.2f}] {level_text(ci.level)}" if ci else "")
         t.add_row(*map(str, key), rs, f"{m} {ma}" if m else "–", mb)
     console.print(t)
 

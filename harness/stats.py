@@ -39,6 +39,11 @@ class Interval(NamedTuple):
     n: int
 
 
+def level_text(level: float) -> str:
+    """A coverage as a percentage, rounded down so it never claims more: 0.96875 -> '96.8%'."""
+    return f"{math.floor(level * 1000 + 1e-9) / 10:g}%"
+
+
 def _finite(values) -> np.ndarray:
     """The values as a float array, None/NaN/inf dropped (failed or untimed jobs)."""
     return np.array([x for x in values if x is not None and np.isfinite(x)], dtype=float)
@@ -139,17 +144,18 @@ def summary(values, level: float = LEVEL, seq: tuple[int, int] | None = None) ->
             "iqr": float(q3 - q1), "rel_iqr": rel, "ci": median_ci(v, level, seq=seq)}
 
 
-def ratio_ci(a, b, level: float = LEVEL) -> dict | None:
+def ratio_ci(a, b, level: float = LEVEL, seq: tuple[int, int] | None = None) -> dict | None:
     """Unpaired ratio of medians a/b. Its interval divides the two medians' order-statistic
     intervals, [lo_a / hi_b, hi_a / lo_b], each taken at 1 - (1 - level)/2; both hold with
     probability >= La + Lb - 1 (Bonferroni, true whether or not a and b are independent), which
-    is the coverage it is labelled with. No interval when that bound is not above 0 (n < 3 a side)."""
+    is the coverage it is labelled with. No interval when that bound is not above 0 (n < 3 a side).
+    ``seq`` as in :func:`median_ci`, for each side."""
     a, b = _finite(a), _finite(b)
     if a.size == 0 or b.size == 0 or np.median(b) <= 0:
         return None
     r = float(np.median(a) / np.median(b))
     side = 1 - (1 - level) / 2
-    ca, cb = median_ci(a, side), median_ci(b, side)
+    ca, cb = median_ci(a, side, seq=seq), median_ci(b, side, seq=seq)
     ci = None
     if ca and cb and cb.low > 0 and ca.level + cb.level - 1 > 0:
         ci = Interval(ca.low / cb.high, ca.high / cb.low, ca.level + cb.level - 1,
@@ -167,15 +173,18 @@ def pairs(a: dict, b: dict) -> tuple[list, int]:
     return keys, len(set(a) | set(b)) - len(keys)
 
 
-def paired_ratio_ci(a: dict, b: dict, level: float = LEVEL, min_pairs: int = MIN_PAIRS) -> dict | None:
+def paired_ratio_ci(a: dict, b: dict, level: float = LEVEL, min_pairs: int = MIN_PAIRS,
+                    seq: tuple[int, int] | None = None) -> dict | None:
     """Ratio a/b from values keyed by repeat: the median of the per-repeat ratios, each of two jobs
     of the same interleaved round (adjacent in time, so slow machine drift cancels), with the
     order-statistic interval of those ratios (same coverage rules as :func:`median_ci`).
-    With fewer than ``min_pairs`` common repeats it is :func:`ratio_ci` and says ``paired: False``."""
+    With fewer than ``min_pairs`` common repeats it is :func:`ratio_ci` and says ``paired: False``.
+    ``n_dropped``: rounds of either side left out for want of a time on both; ``seq`` as in
+    :func:`median_ci` (cells of ``repeats: auto``, whose round counts were chosen by a stopping rule)."""
     keys, left_out = pairs(a, b)
     if len(keys) < min_pairs:
-        out = ratio_ci(list(a.values()), list(b.values()), level)
+        out = ratio_ci(list(a.values()), list(b.values()), level, seq)
         return out and {**out, "n_dropped": left_out}
     rs = [a[k] / b[k] for k in keys]
-    return {"ratio": float(np.median(rs)), "ci": median_ci(rs, level, "paired order-statistic (per-round ratios)"),
+    return {"ratio": float(np.median(rs)), "ci": median_ci(rs, level, "paired order-statistic (per-round ratios)", seq),
             "paired": True, "n": len(keys), "n_dropped": left_out}
