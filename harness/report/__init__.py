@@ -147,6 +147,8 @@ def ratio_cell(row: dict, fast: dict | None, times: dict, base: dict, seq: tuple
         text += " unpaired"
         title += (f"Unpaired: fewer than {MIN_PAIRS} rounds with a time on both sides; "
                   + (f"interval: {ci.method}" if ci else "too few values for any interval"))
+    if ci and not ci.low <= ratio <= ci.high:
+        title += "; the ratio of the medians lies outside the per-round ratios' interval (the rounds disagree)"
     if p and p.get("n_dropped"):
         title += f"; {p['n_dropped']} round(s) without a time on both sides left out"
     return {"text": text, "title": title, "ratio": ratio, "ci": ci}
