@@ -60,14 +60,24 @@ class Sweep(Strict):
 
 
 class AutoRepeats(Strict):
-    """``repeats: auto``: start with ``min`` repeats per cell, add rounds until the bootstrap 95% CI of
-    the median steady epoch time lies within ±``rel_ci`` of the median, or ``max`` is reached."""
-    min: int = Field(3, ge=3, le=100)
-    max: int = Field(10, ge=3, le=1000)
+    """``repeats: auto``: start with ``min`` repeats per cell and add interleaved rounds until the
+    median steady epoch time's order-statistic interval (harness.stats.median_ci) has coverage
+    >= ``level`` and lies within ±``rel_ci`` of the median on both sides, or ``max`` is reached
+    (the report marks such a cell "stopped at cap, not converged"). ``min`` must be at least the
+    fewest repeats that can give ``level`` at all (6 for 95%: [min, max] of 5 values covers the
+    median only 93.75% of the time), else the first rounds could never stop honestly."""
+    min: int = Field(6, ge=2, le=100)
+    max: int = Field(12, ge=2, le=1000)
     rel_ci: float = Field(0.03, gt=0, lt=1)
+    level: float = Field(0.95, ge=0.5, le=0.999)
 
     @model_validator(mode="after")
     def _order(self) -> "AutoRepeats":
+        from harness.stats import min_n
+
+        if self.min < (need := min_n(self.level)):
+            raise ValueError(f"min ({self.min}) is below {need}, the fewest repeats whose interval of the "
+                             f"median can reach {self.level * 100:g}% coverage")
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) is below min ({self.min})")
         return self

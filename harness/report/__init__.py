@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from harness import registry, results
+from harness import config as config_mod
+from harness import plan, registry, results
 from harness.report import aggregate, figures
-from harness.stats import paired_ratio_ci, summary
+from harness.stats import MIN_PAIRS, level_text, paired_ratio_ci, summary
 
 HERE = Path(__file__).resolve().parent
 WIDE = 0.10  # IQR/median above this: the spread is too wide to rank by this number
+WIDE_MIN_N = 5  # ... but only judged from this many values on: the IQR of 2-4 values is mostly chance
 
 
 def fmt_num(v, unit: str = "") -> str:
@@ -36,20 +39,36 @@ def fmt_num(v, unit: str = "") -> str:
     return str(v)
 
 
+def _signed(x: float) -> str:
+    return f"{'−' if x < 0 else '+'}{abs(x):.1%}"
+
+
+def ci_text(ci, center: float) -> str:
+    """Both sides of an interval relative to ``center`` and its coverage: '75% CI −2.1% / +3.4%'
+    (an asymmetric interval keeps both sides; the coverage is the interval's own, not a nominal 95%)."""
+    return f"{level_text(ci.level)} CI {_signed((ci.low - center) / abs(center))} / {_signed((ci.high - center) / abs(center))}"
+
+
+def _dropped(s: dict) -> str:
+    d = (s or {}).get("n_dropped")
+    return f" ({d} missing or NaN left out)" if d else ""
+
+
 def cell(s: dict, unit: str = "", rank: bool = True, ci: bool = False) -> dict:
-    """A table cell: the median, its spread (IQR) and a flag when the spread is too wide to rank."""
+    """A table cell: the median, its spread (IQR), optionally its interval in view, the interval's
+    coverage and method on hover, and a flag when the spread is too wide to rank (from WIDE_MIN_N
+    values on: an IQR of 2-4 values says little about the spread)."""
     if not s or s.get("median") is None:
-        return {"text": "–", "spread": "", "wide": False, "title": "no data"}
-    spread = ""
-    if s["n"] > 1:
-        spread = f"IQR {fmt_num(s['iqr'], unit)}"
-    if ci and s.get("ci") and s["median"]:  # the 95% CI of the median, as ± of the median
-        half = max(s["ci"][1] - s["median"], s["median"] - s["ci"][0]) / abs(s["median"])
-        spread += f" · CI ±{half:.1%}"
-    title = f"n={s['n']}"
-    if s.get("ci"):
-        title += f"; 95% CI of median [{fmt_num(s['ci'][0], unit)}, {fmt_num(s['ci'][1], unit)}]"
-    wide = bool(rank and s["n"] > 1 and s.get("rel_iqr") is not None and s["rel_iqr"] > WIDE)
+        return {"text": "—", "spread": "", "wide": False, "title": "no data" + _dropped(s)}
+    spread = f"IQR {fmt_num(s['iqr'], unit)}" if s["n"] > 1 else ""
+    interval = s.get("ci")
+    if ci and interval and s["median"]:
+        spread += f" · {ci_text(interval, s['median'])}"
+    title = f"n={s['n']}{_dropped(s)}"
+    if interval:
+        title += (f"; {level_text(interval.level)} CI of the median [{fmt_num(interval.low, unit)}, "
+                  f"{fmt_num(interval.high, unit)}] ({interval.method}, n={interval.n})")
+    wide = bool(rank and s["n"] >= WIDE_MIN_N and s.get("rel_iqr") is not None and s["rel_iqr"] > WIDE)
     return {"text": fmt_num(s["median"], unit), "spread": spread, "wide": wide, "title": title}
 
 
@@ -87,35 +106,84 @@ def _target_cell(t: dict) -> str:
             + (f" ({t['reached']}/{t['n']})" if t["reached"] < t["n"] or t["n"] > 1 else ""))
 
 
-def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None = None) -> dict:
+def _times_by_repeat(df, row: dict) -> dict:
+    """The row's steady epoch time per round (repeat), NaN where a job had none."""
+    sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
+             & (df.device == row["device"])]
+    return dict(zip(sel.repeat, sel.epoch_s))
+
+
+def _positive(x) -> bool:
+    return x is not None and math.isfinite(x) and x > 0
+
+
+def fastest_row(rows: list[dict]) -> dict | None:
+    """The row with the lowest median steady epoch time. Every ratio is a row's median over this
+    median -- the same statistic -- so the fastest row reads exactly 1.00× and no row reads less."""
+    timed = [r for r in rows if _positive(r["epoch_s"]["median"])]
+    return min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
+
+
+def ratio_cell(row: dict, fast: dict | None, times: dict, base: dict, seq: tuple[int, int] | None = None) -> dict:
+    """Steady epoch time vs the fastest row: the ratio of the two medians shown in the table, with
+    the interval of the per-round ratios (paired by round, adjacent in time, so machine drift
+    cancels) labelled with its coverage; "unpaired" with the interval it has when fewer than
+    stats.MIN_PAIRS rounds are in common; "—" for a row without a steady epoch time."""
+    med = row["epoch_s"]["median"]
+    if fast is None or not _positive(med):
+        return {"text": "—", "title": "no steady epoch time" + _dropped(row["epoch_s"]), "ratio": None, "ci": None}
+    f_med = fast["epoch_s"]["median"]
+    if row is fast:
+        return {"text": "1.00× fastest", "ratio": 1.0, "ci": None,
+                "title": f"lowest median steady epoch time ({fmt_num(f_med, 's')}): every ratio here is a row's median over it"}
+    ratio, p = med / f_med, paired_ratio_ci(times, base, seq=seq)
+    ci, paired = (p or {}).get("ci"), bool(p and p.get("paired"))
+    text = f"{ratio:.2f}×" + (f" [{ci.low:.2f}, {ci.high:.2f}] {level_text(ci.level)}" if ci else "")
+    title = f"{fmt_num(med, 's')} / {fmt_num(f_med, 's')}: the ratio of the medians in this table. "
+    if paired:
+        title += f"Interval: {ci.method}, {ci.n} rounds in common"
+    else:
+        text += " unpaired"
+        title += (f"Unpaired: fewer than {MIN_PAIRS} rounds with a time on both sides; "
+                  + (f"interval: {ci.method}" if ci else "too few values for any interval"))
+    if ci and not ci.low <= ratio <= ci.high:
+        title += "; the ratio of the medians lies outside the per-round ratios' interval (the rounds disagree)"
+    if p and p.get("n_dropped"):
+        title += f"; {p['n_dropped']} round(s) without a time on both sides left out"
+    return {"text": text, "title": title, "ratio": ratio, "ci": ci}
+
+
+def auto_text(outcome: tuple[str, int] | None) -> str:
+    """How a ``repeats: auto`` cell ended (plan.auto_outcomes), for the n column."""
+    if not outcome:
+        return ""
+    state, n = outcome
+    return {plan.CONVERGED: f"auto: converged at n={n}", plan.AT_CAP: f"auto: stopped at cap (n={n}), not converged",
+            plan.GROWING: f"auto: not converged yet at n={n} (run incomplete)"}.get(state, f"auto: {state}")
+
+
+def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None = None,
+                   seq: tuple[int, int] | None = None, outcomes: dict | None = None) -> dict:
+    """``seq``/``outcomes``: for a ``repeats: auto`` benchmark, (min, max) of its rounds and how
+    each cell ended (from ``_auto_info``)."""
     df = aggregate.frame(recs)
     arch = recs[0]["architecture"]
-    metrics, rows = aggregate.table(df, arch)
-    fastest = None
-    if rows:
-        timed = [r for r in rows if r["epoch_s"]["median"]]
-        fastest = min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
+    metrics, rows = aggregate.table(df, arch, seq)
+    fast = fastest_row(rows)
+    base = _times_by_repeat(df, fast) if fast is not None else {}
     table_rows = []
-    effs = _efficiency(rows, peaks or {})
-
-    def epoch_by_repeat(row: dict) -> dict:
-        sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
-                 & (df.device == row["device"])]
-        return dict(zip(sel.repeat, sel.epoch_s))
-
-    fastest_times = epoch_by_repeat(fastest) if fastest is not None else None
-    for r, eff in zip(rows, effs):
-        ratio = paired_ratio_ci(epoch_by_repeat(r), fastest_times) if fastest_times is not None else None
+    for r, eff in zip(rows, _efficiency(rows, peaks or {})):
+        ratio = ratio_cell(r, fast, _times_by_repeat(df, r), base, seq)
         table_rows.append({
             "label": f"{registry.DISPLAY.get(r['framework'], r['framework'])}", "mode": r["mode"], "device": r["device"],
             "n": r["n"], "params": r["params"],
+            "auto": auto_text((outcomes or {}).get((name, r["framework"], r["mode"], r["device"]))),
             "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
             # the CI of the median in view for the steady epoch (the number to compare); all cells have it on hover
             "timings": [_timed(cell(r[c[0]], c[3], ci=c[0] == "epoch_s"), r) if c[0] == "epoch_s"
                         else cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
             "efficiency": eff, "target": _target_cell(r["target"]),
-            "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
-            if ratio else "–",
+            "ratio": ratio["text"], "ratio_title": ratio["title"],
         })
     notes = sorted({(r["framework"], (r.get("extra") or {}).get("notes")) for r in recs
                     if (r.get("extra") or {}).get("notes")})
@@ -263,6 +331,20 @@ def _probe_rows(env: dict) -> list[dict]:
     return rows
 
 
+def _auto_info(config: dict, records: list[dict]) -> tuple[dict, dict]:
+    """For the run's ``repeats: auto`` benchmarks: {name: (min, max)} and plan.auto_outcomes (how
+    each cell ended), from config.json and the records. A config this code cannot read (an older
+    run's) gives neither; the intervals then use the fixed-n rule, and the report still builds."""
+    try:
+        cfg = config_mod.parse(config)
+    except Exception:  # noqa: BLE001  (a report is never lost to an unreadable config)
+        return {}, {}
+    a = cfg.auto_repeats
+    seqs = {cfg.bench_name(i): (a.min, a.max) for i, b in enumerate(cfg.benchmarks)
+            if (b.repeats if b.repeats is not None else cfg.repeats) == "auto"}
+    return seqs, plan.auto_outcomes(cfg, records)
+
+
 def build(out_dir: Path) -> Path:
     """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
     out_dir = Path(out_dir)
@@ -276,7 +358,9 @@ def build(out_dir: Path) -> Path:
     for r in res.records:
         by_bench.setdefault(r["benchmark"], []).append(r)
     peaks = env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}
-    sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peaks) for n, rs in by_bench.items()]
+    seqs, outcomes = _auto_info(config, res.records)
+    sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peaks, seqs.get(n), outcomes)
+                for n, rs in by_bench.items()]
     problems = [r for r in res.records if r["status"] in ("failed", "timeout")]
     skipped = _grouped([r for r in res.records if r["status"] in ("skipped", "unsupported")])
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
@@ -289,7 +373,7 @@ def build(out_dir: Path) -> Path:
         sweeps=_sweep_sections(res.records), peaks=peaks, probes=_probe_rows(env),
         problems=problems, skipped=skipped, read_problems=res.problems,
         counts=dict(Counter(r["status"] for r in res.records)), total=len(res.records),
-        display=registry.DISPLAY, wide=WIDE, busy=busy, drift=drift)
+        display=registry.DISPLAY, wide=WIDE, wide_min_n=WIDE_MIN_N, busy=busy, drift=drift)
     path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
     tmp.write_text(html, encoding="utf-8")

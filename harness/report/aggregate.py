@@ -54,8 +54,10 @@ def metric_names(arch: str, df: pd.DataFrame) -> list[str]:
     return out[:4]
 
 
-def table(df: pd.DataFrame, arch: str) -> tuple[list[str], list[dict]]:
-    """One row per (framework, mode, device) of ok records: summaries of metrics and timings."""
+def table(df: pd.DataFrame, arch: str, seq: tuple[int, int] | None = None) -> tuple[list[str], list[dict]]:
+    """One row per (framework, mode, device) of ok records: summaries of metrics and timings.
+    ``seq=(min, max)`` for a ``repeats: auto`` benchmark: its round counts came from a stopping rule,
+    so every interval is the sequential one (harness.stats.sequential) whose coverage still holds."""
     ok = df[df.status == "ok"]
     metrics = metric_names(arch, ok) if len(ok) else []
     rows = []
@@ -63,9 +65,9 @@ def table(df: pd.DataFrame, arch: str) -> tuple[list[str], list[dict]]:
         row = {"framework": fw, "mode": mode, "device": dev, "n": len(g),
                "params": int(g.params.dropna().iloc[0]) if g.params.notna().any() else None}
         for m in metrics:
-            row[m] = summary(g[f"m.{m}"].tolist())
+            row[m] = summary(g[f"m.{m}"].tolist(), seq=seq)
         for col, *_ in COLUMNS:
-            row[col] = summary(g[col].tolist())
+            row[col] = summary(g[col].tolist(), seq=seq)
         row["epochs_timed"] = summary(g.epochs_timed.tolist()) if "epochs_timed" in g else {}
         reached = g[g.target_reached == True]  # noqa: E712  (None means no target)
         row["target"] = {"n": int(g.target_reached.notna().sum()), "reached": len(reached),
