@@ -215,3 +215,17 @@ def test_every_spec_states_its_convention(arch):
     spec = importlib.import_module(f"architectures.{arch}.spec")
     assert isinstance(spec.FLOPS_CONVENTION, str) and len(spec.FLOPS_CONVENTION) > 80
     assert "FLOP" in spec.FLOPS_CONVENTION
+
+
+def test_report_says_each_familys_convention():
+    """The report's how-to-read no longer says "forward x3" for everything; each section shows its spec's text."""
+    from pathlib import Path
+
+    from harness import report
+
+    template = (Path(report.__file__).parent / "template.html.j2").read_text()
+    assert "forward ×3" not in template and "FLOPs counted as" in template
+    from architectures.rbm import spec
+
+    assert report._flops_convention("rbm") == spec.FLOPS_CONVENTION
+    assert report._flops_convention("no_such_architecture") is None
