@@ -13,7 +13,7 @@ from __future__ import annotations
 BACKPROP = (
     "per example; multiply-add = 2 FLOPs (dense GEMMs, and convolutions over all k^d taps, zero padding "
     "included); 1 FLOP per element for every elementwise op (bias add, activation, gate sum and product, "
-    "pool comparison). train = forward + loss (3 per output) + backward, the backward being each GEMM's "
+    "pool comparison). train = forward + the loss and its gradient (3 per output) + backward, the backward being each GEMM's "
     "or convolution's weight gradient (1x its forward) and input gradient (1x), except that the first "
     "layer's input gradient is not computed (no framework differentiates the data), plus 2 FLOPs per "
     "forward elementwise FLOP; recurrent layers count every step both ways (backprop through time). "

@@ -140,6 +140,7 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
     targets = {f"{r['target'].get('metric')} {r['target'].get('value')}" for r in recs if r.get("target")}
     return {"name": name, "arch": arch, "dataset": recs[0]["dataset"], "config": config,
             "flops_convention": _flops_convention(arch),
+            "rss_methods": sorted({(r.get("memory") or {}).get("rss_method") for r in recs} - {None}),
             "target": next(iter(targets)) if len(targets) == 1 else None,
             "metrics": metrics, "columns": [(c[2], c[3]) for c in aggregate.COLUMNS], "rows": table_rows,
             "figures": figs, "notes": notes, "fingerprints": fingerprints,
