@@ -24,6 +24,7 @@ import importlib
 import numpy as np
 import pytest
 
+from conftest import record_figure
 from harness.config import TrainConfig
 from harness.datasets import DataInfo
 
@@ -113,6 +114,8 @@ def test_backprop_flops_match_xla(arch, kw, info, monkeypatch):
     counted = spec.flops_per_example(model, info)
     xla_fwd = xla_flops(forward, params, x) / BATCH
     xla_train = xla_flops(jax.value_and_grad(got["loss"]), params, x, y) / BATCH
+    record_figure(f"flops-{arch}", f"FLOPs {arch} {kw}: spec/XLA forward {counted['forward'] / xla_fwd:.3f}, "
+                  f"train {counted['train'] / xla_train:.3f}; train/forward {counted['train'] / counted['forward']:.2f}")
     assert counted["forward"] == pytest.approx(xla_fwd, rel=TOLERANCE), (counted, xla_fwd)
     assert counted["train"] == pytest.approx(xla_train, rel=TOLERANCE), (counted, xla_train)
 
