@@ -32,7 +32,8 @@ REQUIRED: dict[str, Any] = {
     "init_weights": "callable",  # (model, info, rng) -> {name: float32 array}
     "forward": "callable",       # (weights, x, model) -> output: the numpy reference
     "loss": "callable",          # (weights, x, y, model) -> float
-    "flops_per_example": "callable",  # (model, info) -> {"forward": int, "train": int}
+    "flops_per_example": "callable",  # (model, info) -> {"forward": int, "train": int[, "phases": {...}]}
+    "FLOPS_CONVENTION": str,     # how flops_per_example counts (shown in the report)
     "evaluate": "callable",      # (adapter, x, y, model) -> {metric: float}
     "check_case": "callable",    # () -> the tiny problem of the shared check set
 }
@@ -41,7 +42,6 @@ REQUIRED: dict[str, Any] = {
 OPTIONAL: dict[str, Any] = {
     "TRAIN": {},                 # train settings of ``{architecture: X}`` over TrainConfig's defaults
     "EXTRA_TIMING": True,        # timing-only epochs past train.epochs are like the others
-    "FLOPS_CONVENTION": "",      # how flops_per_example counts (shown in the report)
     "validate": None,            # (model, info, train) -> "key: problem" | None
     "make_epoch": None,          # (x, y, batch, perm, model, rng) -> (xb, yb): epochs with noise
     "epoch_phase": None,         # (epoch, model) -> phase label, for epochs that differ by phase

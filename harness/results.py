@@ -18,7 +18,7 @@ FIELDS = ("schema", "run", "benchmark", "architecture", "dataset", "framework", 
           "status", "error", "params", "flops_per_example", "mode", "metrics", "curve", "timing", "memory",
           "threads", "versions")
 TIMING_KEYS = ("import_s", "build_s", "first_epoch_s", "epoch_s", "train_s", "eval_s", "infer_ms", "infer_per_s")
-MEMORY_KEYS = ("rss_base_mb", "rss_peak_mb", "gpu_peak_mb")
+MEMORY_KEYS = ("rss_base_mb", "rss_peak_mb", "gpu_peak_mb", "rss_method", "tree_peak_mb")
 
 
 def _clean(x: Any) -> Any:

@@ -67,6 +67,11 @@ TRAIN = {"epochs": 5, "batch_size": 32}
 
 TOPO_THRESHOLD = 1.42  # MiniSom: best two units farther apart than this are not adjacent (sqrt(2) < 1.42)
 
+FLOPS_CONVENTION = (
+    "competitive learning, not backprop; per sample, counted per unit-feature (n = rows * cols * D), 1 FLOP "
+    "per elementwise op: distance to every unit 3n (subtract, square, add); online update 3n (x - W, times "
+    "the unit's eta * g, add); batch update 2n (the multiply-add of h * x into the numerator; the per-batch "
+    "blend is amortised over B). The O(rows * cols) gaussian, argmin and square roots are left out.")
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -205,10 +205,20 @@ def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None
     fingerprints = sorted({(r.get("extra") or {}).get("data_fingerprint") for r in recs if r.get("status") == "ok"} - {None})
     targets = {f"{r['target'].get('metric')} {r['target'].get('value')}" for r in recs if r.get("target")}
     return {"name": name, "arch": arch, "dataset": recs[0]["dataset"], "config": config,
+            "flops_convention": _flops_convention(arch),
+            "rss_methods": sorted({(r.get("memory") or {}).get("rss_method") for r in recs} - {None}),
             "target": next(iter(targets)) if len(targets) == 1 else None,
             "metrics": metrics, "columns": [(c[2], c[3]) for c in aggregate.COLUMNS], "rows": table_rows,
             "figures": figs, "notes": notes, "fingerprints": fingerprints,
             "statuses": dict(Counter(r["status"] for r in recs))}
+
+
+def _flops_convention(arch: str) -> str | None:
+    """The spec's ``FLOPS_CONVENTION`` (how its training FLOPs are counted), None when it has none."""
+    try:
+        return registry.spec(arch).FLOPS_CONVENTION or None
+    except ImportError:
+        return None
 
 
 def _slope(x: list[float], y: list[float]) -> float | None:

@@ -14,6 +14,7 @@ COLUMNS = [
     ("train_s", ("timing", "train_s"), "train total", "s", False),
     ("infer_per_s", ("timing", "infer_per_s"), "inference", "ex/s", True),
     ("rss_peak_mb", ("memory", "rss_peak_mb"), "peak RSS", "MB", False),
+    ("tree_peak_mb", ("memory", "tree_peak_mb"), "peak RSS, process tree", "MB", False),
     ("import_s", ("timing", "import_s"), "import", "s", False),
     ("train_flops_per_s", ("timing", "train_flops_per_s"), "achieved", "GFLOP/s", True),
 ]
