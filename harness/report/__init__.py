@@ -10,7 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from harness import registry, results
-from harness.report import aggregate, figures
+from harness.report import aggregate, codesize, figures, overview, verdicts
 from harness.stats import paired_ratio_ci, summary
 
 HERE = Path(__file__).resolve().parent
@@ -88,60 +88,103 @@ def _target_cell(t: dict) -> str:
             + (f" ({t['reached']}/{t['n']})" if t["reached"] < t["n"] or t["n"] > 1 else ""))
 
 
-def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None = None) -> dict:
-    df = aggregate.frame(recs)
-    arch = recs[0]["architecture"]
-    metrics, rows = aggregate.table(df, arch)
-    fastest = None
-    if rows:
-        timed = [r for r in rows if r["epoch_s"]["median"]]
-        fastest = min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
-    table_rows = []
-    effs = _efficiency(rows, peaks or {})
+def _ratio(ratio: dict | None) -> dict:
+    """The paired epoch-time ratio to the fastest row as a sortable cell."""
+    if not ratio:
+        return {"text": "–", "v": None}
+    return {"text": f"{ratio['ratio']:.2f}×", "v": ratio["ratio"],
+            "spread": f"[{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""}
 
-    def epoch_by_repeat(row: dict) -> dict:
-        sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
-                 & (df.device == row["device"])]
-        return dict(zip(sel.repeat, sel.epoch_s))
 
-    fastest_times = epoch_by_repeat(fastest) if fastest is not None else None
-    for r, eff in zip(rows, effs):
-        ratio = paired_ratio_ci(epoch_by_repeat(r), fastest_times) if fastest_times is not None else None
-        table_rows.append({
-            "label": f"{registry.DISPLAY.get(r['framework'], r['framework'])}", "mode": r["mode"], "device": r["device"],
-            "n": r["n"], "params": r["params"],
-            "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
-            # the CI of the median in view for the steady epoch (the number to compare); all cells have it on hover
-            "timings": [_timed(cell(r[c[0]], c[3], ci=c[0] == "epoch_s"), r) if c[0] == "epoch_s"
-                        else cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
-            "efficiency": eff, "target": _target_cell(r["target"]),
-            "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
-            if ratio else "–",
-        })
-    notes = sorted({(r["framework"], (r.get("extra") or {}).get("notes")) for r in recs
-                    if (r.get("extra") or {}).get("notes")})
-    figs = []
+def _timing_cells(r: dict) -> dict[str, dict]:
+    """Every timing/memory column's cell, keyed by column; sort value ``v`` = the median."""
+    out = {}
+    for col, _, _, unit, _ in aggregate.COLUMNS:
+        # the CI of the median in view for the steady epoch (the number to compare); all cells have it on hover
+        c = _timed(cell(r[col], unit, ci=True), r) if col == "epoch_s" else cell(r[col], unit)
+        out[col] = {**c, "v": r[col]["median"]}
+    return out
+
+
+def _head(b: aggregate.Bench, devices: bool, target: str | None) -> list[dict]:
+    """Main columns of a benchmark table; everything else folds into the row's detail line."""
+    h = [("mode", "", "l")] + ([("device", "", "l")] if devices else []) + [("n", "repeats", "")]
+    h += [(m, "median", "") for m in b.metrics[:2]]
+    h += [("steady epoch", "median · CI", ""), ("vs fastest", "epoch ratio [95% CI]", ""),
+          ("peak RSS", "MB", ""), ("code", "lines", "")]
+    h += [("to target", target, "")] if target else []
+    return [{"label": a, "sub": sub, "cls": cls} for a, sub, cls in h]
+
+
+def _table_row(b: aggregate.Bench, r: dict, ratio: dict | None, eff: str, devices: bool, target: bool) -> dict:
+    t = _timing_cells(r)
+    main = [{"text": r["mode"], "cls": "l"}] + ([{"text": r["device"], "cls": "l"}] if devices else [])
+    main.append({"text": str(r["n"]), "v": r["n"]})
+    # seed-to-seed spread of a metric is not noise: no ranking flag on metrics
+    main += [{**cell(r[m], rank=False), "v": r[m]["median"]} for m in b.metrics[:2]]
+    loc = codesize.implementation_lines(b.arch, r["framework"])
+    main += [t["epoch_s"], _ratio(ratio), t["rss_peak_mb"], {"text": "–" if loc is None else str(loc), "v": loc}]
+    main += [{"text": _target_cell(r["target"]), "v": r["target"]["s"]["median"]}] if target else []
+    more = [("params", "{:,}".format(r["params"]) if r["params"] is not None else "–", "")]
+    more += [(m, cell(r[m], rank=False)["text"], "") for m in b.metrics[2:]]
+    more += [(f"{c[2]} ({c[3]})", t[c[0]]["text"] + (f" · {t[c[0]]['spread']}" if t[c[0]]["spread"] else ""),
+              t[c[0]]["title"]) for c in aggregate.COLUMNS if c[0] not in ("epoch_s", "rss_peak_mb")]
+    more.append(("of GEMM peak", eff, ""))
+    return {"label": registry.DISPLAY.get(r["framework"], r["framework"]), "framework": r["framework"],
+            "colour": figures.colour(r["framework"]), "cells": main, "more": more, "bad": "⚠" in eff}
+
+
+def _table(b: aggregate.Bench, peaks: dict, target: str | None) -> tuple[list[dict], list[dict]]:
+    """(header, rows) of a benchmark's table: each row against the fastest, paired by round."""
+    fastest = b.fastest()
+    fastest_times = b.values(fastest, "epoch_s") if fastest is not None else None
+    devices = len({r["device"] for r in b.rows}) > 1
+    rows = []
+    for r, eff in zip(b.rows, _efficiency(b.rows, peaks)):
+        ratio = paired_ratio_ci(b.values(r, "epoch_s"), fastest_times) if fastest_times is not None else None
+        rows.append(_table_row(b, r, ratio, eff, devices, bool(target)))
+    return _head(b, devices, target), rows
+
+
+def _tradeoff(b: aggregate.Bench) -> str | None:
+    """The metric/time trade-off figure with its Pareto front."""
+    m = b.primary
+    pts = [{"label": verdicts.label(r), "framework": r["framework"], "mode": r["mode"], "time": r["epoch_s"]["median"],
+            "metric": r[m]["median"], "rss": r["rss_peak_mb"]["median"]}
+           for r in b.rows if m and r["epoch_s"]["median"] and r[m]["median"] is not None]
+    lower = results.lower_is_better(m) if m else False
+    return figures.tradeoff(pts, aggregate.pareto(pts, lower), m or "", lower)
+
+
+def _figures(b: aggregate.Bench) -> list[dict]:
+    figs = [{"title": "trade-off: primary metric against steady epoch time; marker area = peak RSS; "
+                      "dashed line joins the Pareto-optimal rows (nothing else is both faster and better)",
+             "png": _tradeoff(b)}]
     for col, label, unit, log in (("epoch_s", "steady-state epoch time", "s", True), ("rss_peak_mb", "peak RSS", "MB", False)):
-        img = figures.bars(rows, col, label, unit, log)
-        if img:
-            figs.append({"title": label, "png": img})
-    img = figures.curves(recs, metrics[0] if metrics else "metric")
-    if img:
-        figs.append({"title": "learning curves", "png": img})
+        figs.append({"title": label, "png": figures.bars(b.rows, col, label, unit, log)})
+    figs.append({"title": "learning curves", "png": figures.curves(b.records, b.primary or "metric")})
     try:
-        spec = importlib.import_module(f"architectures.{arch}.spec")
+        spec = importlib.import_module(f"architectures.{b.arch}.spec")
         if hasattr(spec, "report_figures"):  # architecture-specific pictures (reconstructions, filters, ...)
-            for title, png in spec.report_figures([r for r in recs if r.get("status") == "ok"], figures):
-                if png:
-                    figs.append({"title": title, "png": png})
+            ok = [r for r in b.records if r.get("status") == "ok"]
+            figs += [{"title": title, "png": png} for title, png in spec.report_figures(ok, figures)]
     except Exception as e:  # a broken extra figure must not cost the report
         figs.append({"title": f"architecture figures unavailable: {results.one_line(str(e), 150)}", "png": None})
+    return [f for f in figs if f["png"] or "unavailable" in f["title"]]
+
+
+def _bench_section(b: aggregate.Bench, config: dict, peaks: dict | None = None) -> dict:
+    recs = b.records
+    notes = sorted({(r["framework"], (r.get("extra") or {}).get("notes")) for r in recs
+                    if (r.get("extra") or {}).get("notes")})
     fingerprints = sorted({(r.get("extra") or {}).get("data_fingerprint") for r in recs if r.get("status") == "ok"} - {None})
     targets = {f"{r['target'].get('metric')} {r['target'].get('value')}" for r in recs if r.get("target")}
-    return {"name": name, "arch": arch, "dataset": recs[0]["dataset"], "config": config,
-            "target": next(iter(targets)) if len(targets) == 1 else None,
-            "metrics": metrics, "columns": [(c[2], c[3]) for c in aggregate.COLUMNS], "rows": table_rows,
-            "figures": figs, "notes": notes, "fingerprints": fingerprints,
+    target = next(iter(targets)) if len(targets) == 1 else None
+    head, rows = _table(b, peaks or {}, target)
+    return {"name": b.name, "anchor": overview.anchor(b.name), "arch": b.arch, "dataset": recs[0]["dataset"],
+            "config": config, "target": target, "head": head, "rows": rows,
+            "picks": [verdicts.describe(p) for p in verdicts.picks(b)], "claim": verdicts.sklearn_claim(b),
+            "figures": _figures(b), "notes": notes, "fingerprints": fingerprints,
             "statuses": dict(Counter(r["status"] for r in recs))}
 
 
@@ -199,34 +242,6 @@ def _sweep_sections(records: list[dict]) -> list[dict]:
     return out
 
 
-def _matrix(records: list[dict]) -> dict:
-    archs = registry.architectures()
-    fws = list(registry.FRAMEWORKS)
-    by = {}
-    for r in records:
-        by.setdefault((r["architecture"], r["framework"]), []).append(r)
-    grid = []
-    for a in archs:
-        row = []
-        for f in fws:
-            rs = by.get((a, f), [])
-            impl = registry.implementation(a, f)
-            if rs:
-                c = Counter(r["status"] for r in rs)
-                ok = c.get("ok", 0)
-                ran = len(rs) - c.get("unsupported", 0)  # a mode the framework lacks is not a failure
-                state = "unsupported" if not ran else ("ok" if ok == ran else ("bad" if ok == 0 else "mixed"))
-                text = f"{ok}/{ran} ok" if state != "unsupported" else "unsupported"
-                title = "; ".join(sorted({r.get("error") or "" for r in rs} - {""}))[:400]
-            else:
-                state = {"implemented": "notrun", "unsupported": "unsupported", "missing": "missing"}[impl.status]
-                text = {"notrun": "not in run", "unsupported": "unsupported", "missing": "—"}[state]
-                title = impl.reason or ""
-            row.append({"state": state, "text": text, "title": title})
-        grid.append({"arch": a, "cells": row})
-    return {"frameworks": [registry.DISPLAY.get(f, f) for f in fws], "rows": grid}
-
-
 def _machine_drift(records: list[dict]) -> dict | None:
     """How much the machine's own speed moved between jobs: the spread of the numpy GEMM probe every
     job takes before its framework import and after its measurements."""
@@ -265,33 +280,43 @@ def _probe_rows(env: dict) -> list[dict]:
     return rows
 
 
-def build(out_dir: Path) -> Path:
-    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
-    out_dir = Path(out_dir)
+def _read(out_dir: Path) -> tuple[results.ReadResult, dict, dict]:
+    """The run's records, env.json and config.json (empty dicts when absent)."""
     res = results.read(out_dir / "results.jsonl")
     env = json.loads((out_dir / "env.json").read_text()) if (out_dir / "env.json").exists() else {}
     config = json.loads((out_dir / "config.json").read_text()) if (out_dir / "config.json").exists() else {}
-    bench_cfg = {}
-    for b in config.get("benchmarks", []):
-        bench_cfg[b.get("name") or f"{b['architecture']}-{b['dataset']}"] = b
+    return res, env, config
+
+
+def _context(out_dir: Path) -> dict:
+    """Everything the template shows, computed once."""
+    res, env, config = _read(out_dir)
+    bench_cfg = {b.get("name") or f"{b['architecture']}-{b['dataset']}": b for b in config.get("benchmarks", [])}
     by_bench: dict[str, list[dict]] = {}
     for r in res.records:
         by_bench.setdefault(r["benchmark"], []).append(r)
+    benches = [aggregate.bench(n, rs) for n, rs in by_bench.items()]
     peaks = env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}
-    sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peaks) for n, rs in by_bench.items()]
-    problems = [r for r in res.records if r["status"] in ("failed", "timeout")]
-    skipped = _grouped([r for r in res.records if r["status"] in ("skipped", "unsupported")])
+    sections = [_bench_section(b, bench_cfg.get(b.name, {}), peaks) for b in benches]
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
     cores = env.get("cores_logical") or os.cpu_count() or 1
-    busy = {"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None
-    drift = _machine_drift(res.records)
-    jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
-    html = jenv.get_template("template.html.j2").render(
-        run=out_dir.name, env=env, config=config, sections=sections, matrix=_matrix(res.records),
+    return dict(
+        run=out_dir.name, env=env, config=config, sections=sections, overview=overview.matrix(benches, res.records),
+        machine=overview.machine_line(env, res.records), counts=overview.counts(res.records),
+        claims=[s["claim"] for s in sections if s["claim"]], colours=figures.FRAMEWORK_COLOURS,
         sweeps=_sweep_sections(res.records), peaks=peaks, probes=_probe_rows(env),
-        problems=problems, skipped=skipped, read_problems=res.problems,
-        counts=dict(Counter(r["status"] for r in res.records)), total=len(res.records),
-        display=registry.DISPLAY, wide=WIDE, busy=busy, drift=drift)
+        problems=[r for r in res.records if r["status"] in ("failed", "timeout")],
+        skipped=_grouped([r for r in res.records if r["status"] in ("skipped", "unsupported")]),
+        read_problems=res.problems, total=len(res.records), display=registry.DISPLAY,
+        busy={"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None,
+        drift=_machine_drift(res.records))
+
+
+def build(out_dir: Path) -> Path:
+    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
+    out_dir = Path(out_dir)
+    jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
+    html = jenv.get_template("template.html.j2").render(**_context(out_dir))
     path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
     tmp.write_text(html, encoding="utf-8")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -73,3 +74,64 @@ def table(df: pd.DataFrame, arch: str) -> tuple[list[str], list[dict]]:
                          "s": summary(reached.target_s.tolist()), "epochs": summary(reached.target_epochs.tolist())}
         rows.append(row)
     return metrics, rows
+
+
+@dataclass
+class Bench:
+    """One benchmark's records, their frame and its per-(framework, mode, device) summary rows."""
+    name: str
+    arch: str
+    records: list[dict]
+    df: pd.DataFrame
+    metrics: list[str]
+    rows: list[dict]
+
+    @property
+    def primary(self) -> str | None:
+        return self.metrics[0] if self.metrics else None
+
+    def values(self, row: dict, col: str) -> dict:
+        """{repeat: value} of one column for the ok jobs of a row (pairs rows within a round)."""
+        df = self.df
+        sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
+                 & (df.device == row["device"])]
+        return {k: v for k, v in zip(sel.repeat, sel[col]) if v is not None and v == v}
+
+    def fastest(self) -> dict | None:
+        """The row with the lowest median steady epoch."""
+        timed = [r for r in self.rows if r["epoch_s"]["median"]]
+        return min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
+
+    def best_per_framework(self) -> dict[str, dict]:
+        """Each framework's fastest row (its fastest mode/device); untimed rows only when none is timed."""
+        out: dict[str, dict] = {}
+        for r in self.rows:
+            cur = out.get(r["framework"])
+            if cur is None or _faster(r, cur):
+                out[r["framework"]] = r
+        return out
+
+
+def _faster(a: dict, b: dict) -> bool:
+    ta, tb = a["epoch_s"]["median"], b["epoch_s"]["median"]
+    return ta is not None and (tb is None or ta < tb)
+
+
+def bench(name: str, records: list[dict]) -> Bench:
+    df = frame(records)
+    arch = records[0]["architecture"]
+    metrics, rows = table(df, arch)
+    return Bench(name, arch, records, df, metrics, rows)
+
+
+def pareto(points: list[dict], lower_better: bool) -> list[dict]:
+    """The points no other point beats on both time and metric (ties on both keep both), by time.
+    points: dicts with ``time`` (lower is better) and ``metric`` (direction ``lower_better``)."""
+    def score(p: dict) -> float:
+        return p["metric"] if lower_better else -p["metric"]
+
+    def dominated(p: dict) -> bool:
+        return any(q["time"] <= p["time"] and score(q) <= score(p) and (q["time"] < p["time"] or score(q) < score(p))
+                   for q in points)
+
+    return sorted((p for p in points if not dominated(p)), key=lambda p: p["time"])
