@@ -54,7 +54,7 @@ def write_run(run: Path, benches: list[tuple[str, str, list[str]]], repeats: int
         for name, arch, fws in benches:
             for fw in fws:
                 if fw in failing:
-                    rec = _record(name, arch, fw, "eager", rep, "failed", "RuntimeError: boom at step 3")
+                    rec = _record(name, arch, fw, "eager", rep, "failed", "RuntimeError: boom <script>alert(1)</script>")
                 elif fw == "sklearn" and arch == "som":
                     rec = _record(name, arch, fw, "step", rep, "unsupported", "scikit-learn has no self-organizing map")
                 else:
@@ -154,6 +154,7 @@ def test_report_is_one_self_contained_file(small_run):
     html = (small_run / "report.html").read_text()
     assert len(html.encode()) < 5 * 2**20
     assert html.lower().count("<script") == 1 and "http://" not in html and "https://" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # a record's text is escaped, never markup
     assert 'id="overview"' in html and "What to pick" in html and "<details" in html
     assert "every library performs better than sklearn" in html and "does not hold" in html
     assert "IQR/median &gt;" not in html  # the yellow 'too noisy' rule is gone: significance replaced it
@@ -169,7 +170,8 @@ class Browser:
 
     def __init__(self, profile: Path):
         self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--hide-scrollbars",
              "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}",
              "--window-size=1400,900", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = profile / "DevToolsActivePort"
@@ -177,6 +179,7 @@ class Browser:
             if port_file.exists() and port_file.read_text().count("\n") >= 1:
                 break
             time.sleep(0.1)
+        assert port_file.exists(), f"{CHROMIUM} did not start: no DevToolsActivePort after 30 s"
         port = int(port_file.read_text().split()[0])
         pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
         import websocket

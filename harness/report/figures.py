@@ -23,10 +23,17 @@ def colour(framework: str) -> str:
 
 
 def _png(fig) -> str:
+    """The figure as base64 PNG, reduced to a 256-colour palette: about a quarter of the bytes of a
+    full-colour PNG for plots like these, which keeps a full run's report well under 5 MB."""
+    from PIL import Image  # matplotlib's own dependency
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    buf.seek(0)
+    out = io.BytesIO()
+    Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, format="PNG", optimize=True)
+    return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def bars(rows: list[dict], col: str, label: str, unit: str, log: bool = False) -> str | None:
