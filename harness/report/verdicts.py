@@ -119,7 +119,9 @@ def sklearn_claim(bench: Bench) -> dict | None:
 def _value(col: str, v: float) -> str:
     from harness.report import fmt_num  # the report's number format (imported late: it imports us)
 
-    return fmt_num(v, {"epoch_s": "s", "rss_peak_mb": "MB"}.get(col, ""))
+    if col in ("epoch_s", "rss_peak_mb"):
+        return fmt_num(v, {"epoch_s": "s", "rss_peak_mb": "MB"}[col])
+    return f"{col} {fmt_num(v)}"  # a metric says which
 
 
 def describe(p: dict) -> dict:
