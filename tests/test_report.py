@@ -157,6 +157,7 @@ def test_report_is_one_self_contained_file(small_run):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # a record's text is escaped, never markup
     assert 'id="overview"' in html and "What to pick" in html and "<details" in html
     assert "every library performs better than sklearn" in html and "does not hold" in html
+    assert html.count('alt="trade-off:') == len(SMALL)  # one trade-off figure per benchmark
     assert "IQR/median &gt;" not in html  # the yellow 'too noisy' rule is gone: significance replaced it
 
 
