@@ -5,6 +5,7 @@ from typing import Callable
 
 import numpy as np
 
+from harness.errors import Unsupported  # noqa: F401  (re-exported: adapters raise it)
 from harness.optim import OptState, apply_update
 
 
@@ -60,13 +61,6 @@ def glorot_weights(shapes: dict[str, tuple[int, ...]], rng: np.random.Generator)
             for name, shape in shapes.items()}
 
 
-def param_count(spec, model, info) -> int:
-    """Trainable scalars: ``spec.param_count`` where a spec defines it, else the sum over ``weight_shapes``."""
-    if hasattr(spec, "param_count"):
-        return int(spec.param_count(model, info))
-    return int(sum(np.prod(s) for s in spec.weight_shapes(model, info).values()))
-
-
 def fd_gradient(loss: Callable[[dict[str, np.ndarray]], float], weights: dict[str, np.ndarray],
                 eps: float = 1e-6) -> dict[str, np.ndarray]:
     """Central finite-difference gradient in float64: slow, exact to ~1e-8, and independent of
@@ -102,8 +96,3 @@ def reference_steps(loss: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarra
         grads = fd_gradient(lambda ww: loss({**w, **ww}, x, y), sub)
         w, state = apply_update(w, grads, train, state)
     return w
-
-
-class Unsupported(Exception):
-    """Raised by an adapter for a configuration its framework cannot express (e.g. tied weights in
-    scikit-learn's MLPRegressor). The worker records the job as ``unsupported`` with this message."""

@@ -20,8 +20,8 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarra
 
 def epoch_arrays(spec, x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarray, model,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch as the adapter receives it: the spec's ``make_epoch`` when it has one (epochs that
+    """One epoch as the adapter receives it (``spec``: a harness.contract.Spec): the spec's ``make_epoch`` when it has one (epochs that
     carry harness-drawn noise), else ``epoch_batches``. Used by the worker and the check set alike."""
-    if hasattr(spec, "make_epoch"):
+    if spec.make_epoch is not None:
         return spec.make_epoch(x, y, batch_size, perm, model, rng)
     return epoch_batches(x, y, batch_size, perm)

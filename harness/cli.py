@@ -1,4 +1,4 @@
-"""annbench command line: run | report | list | env | compare.
+"""annbench command line: run | report | list | env | compare | export.
 
 User mistakes (bad config, missing directory) print one line and exit with code 2; no traceback.
 """
@@ -99,50 +99,14 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         address: Optional[str] = typer.Option(None, "--address", help="--executor ray: the head's HOST:PORT "
                                               "(default: a cluster on this machine, else a new local one).")) -> None:
     """Run a benchmark config: one fresh process per job; records appended to results.jsonl."""
-    from harness import config as cfgmod
-    from harness import report as reportmod
+    _check_executor(executor, address)
+    cfg = _run_config(config, resume)
+    out_dir = resume if resume is not None else out
+    _override_repeats(cfg, repeats)
+    fws, archs = _split(framework), _split(arch)
+    _check_names(fws, archs)
     from harness import runner
 
-    _check_executor(executor, address)
-
-    if resume is not None:
-        if not (resume / "config.json").exists() and config is None:
-            fail(f"{resume}: not a run directory (no config.json) and no CONFIG given")
-        out_dir = resume
-    else:
-        if config is None:
-            fail("CONFIG is required (or --resume DIR)")
-        out_dir = out
-    try:
-        if config is not None:
-            cfg = cfgmod.load(config)
-        else:
-            import json
-
-            cfg = cfgmod.parse(json.loads((resume / "config.json").read_text()), str(resume / "config.json"))
-    except cfgmod.ConfigError as e:
-        fail(str(e))
-    if resume is not None and config is not None and (resume / "config.json").exists():
-        import json
-
-        stored = cfgmod.parse(json.loads((resume / "config.json").read_text()), str(resume / "config.json"))
-        if stored.hash() != cfg.hash():
-            fail(f"{config}: differs from the config of {resume} (config.json); resuming would mix two "
-                 f"experiments — omit CONFIG to resume with the run's own config")
-    if repeats:  # overrides the run's and every benchmark's repeats
-        try:
-            cfg.repeats = cfgmod.check_repeats(repeats if repeats == "auto" else int(repeats))
-        except ValueError:
-            fail(f"--repeats: must be a whole number from 1 to 1000, or auto (got {repeats!r})")
-        for b in cfg.benchmarks:
-            b.repeats = None
-    fws, archs = _split(framework), _split(arch)
-    for f in fws or []:
-        if f not in registry.FRAMEWORKS:
-            fail(f"--framework: unknown framework {f!r} (allowed: {', '.join(registry.FRAMEWORKS)})")
-    for a in archs or []:
-        if a not in registry.architectures():
-            fail(f"--arch: unknown architecture {a!r} (allowed: {', '.join(registry.architectures())})")
     out_dir = out_dir or runner.default_out_dir(cfg.name)
     if out_dir.exists() and resume is None and (out_dir / "results.jsonl").exists():
         fail(f"{out_dir} already holds results; use --resume {out_dir} to finish it, or another --out")
@@ -158,8 +122,9 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         raise typer.Exit(130) from None
     console.print(f"records: {res_path}  ({', '.join(f'{k} {v}' for k, v in sorted(prog.counts.items())) or 'nothing to run'})")
     if report:
-        path = reportmod.build(out_dir)
-        console.print(f"report: {path}")
+        from harness import report as reportmod
+
+        console.print(f"report: {reportmod.build(out_dir)}")
     console.print(f"elapsed: {time.monotonic() - t0:.1f} s")
     _exit_if_nothing_ran(res_path)
 
@@ -200,6 +165,56 @@ def _exit_if_nothing_ran(res_path: Path) -> None:
         typer.echo(f"annbench: nothing ran: all {len(recs)} job(s) were skipped or unsupported "
                    f"(e.g. {first})", err=True)
         raise typer.Exit(3)
+
+
+def _run_config(config: Optional[Path], resume: Optional[Path]):
+    """The validated config of ``run``. With --resume, the run's own config.json, which a CONFIG
+    given as well must equal."""
+    import json
+
+    from harness import config as cfgmod
+
+    if resume is not None and not (resume / "config.json").exists() and config is None:
+        fail(f"{resume}: not a run directory (no config.json) and no CONFIG given")
+    if resume is None and config is None:
+        fail("CONFIG is required (or --resume DIR)")
+    stored_path = resume / "config.json" if resume is not None else None
+    try:
+        if config is not None:
+            cfg = cfgmod.load(config)
+        else:
+            cfg = cfgmod.parse(json.loads(stored_path.read_text()), str(stored_path))
+        if config is not None and stored_path is not None and stored_path.exists():
+            stored = cfgmod.parse(json.loads(stored_path.read_text()), str(stored_path))
+            if stored.hash() != cfg.hash():
+                fail(f"{config}: differs from the config of {resume} (config.json); resuming would mix two "
+                     f"experiments — omit CONFIG to resume with the run's own config")
+    except cfgmod.ConfigError as e:
+        fail(str(e))
+    return cfg
+
+
+def _override_repeats(cfg, repeats: Optional[str]) -> None:
+    """--repeats overrides the run's and every benchmark's repeats."""
+    if not repeats:
+        return
+    from harness import config as cfgmod
+
+    try:
+        cfg.repeats = cfgmod.check_repeats(repeats if repeats == "auto" else int(repeats))
+    except ValueError:
+        fail(f"--repeats: must be a whole number from 1 to 1000, or auto (got {repeats!r})")
+    for b in cfg.benchmarks:
+        b.repeats = None
+
+
+def _check_names(fws: Optional[list[str]], archs: Optional[list[str]]) -> None:
+    for f in fws or []:
+        if f not in registry.FRAMEWORKS:
+            fail(f"--framework: unknown framework {f!r} (allowed: {', '.join(registry.FRAMEWORKS)})")
+    for a in archs or []:
+        if a not in registry.architectures():
+            fail(f"--arch: unknown architecture {a!r} (allowed: {', '.join(registry.architectures())})")
 
 
 @app.command()
@@ -296,44 +311,81 @@ def _probe_line(p: dict, device: str) -> str:
 
 @app.command()
 def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
-            b: Path = typer.Argument(..., help="Run directory to compare with the baseline.")) -> None:
-    """Compare two runs: steady epoch time ratio (B/A) and primary-metric change per cell."""
-    from harness import results
-    from harness.report import aggregate
-    from harness.stats import ratio_ci
+            b: Path = typer.Argument(..., help="Candidate run directory, compared with the baseline."),
+            threshold: float = typer.Option(1.10, "--threshold", help="Time factor B/A beyond which a "
+                                            "significant slowdown is a regression (1/threshold: improvement)."),
+            fail_on_regression: bool = typer.Option(False, "--fail-on-regression",
+                                                    help="Exit 1 when any cell regressed (for CI)."),
+            fmt: str = typer.Option("table", "--format", help="table, markdown or json.")) -> None:
+    """Compare run B with baseline run A per cell (benchmark, framework, mode, device).
 
-    frames = []
-    for d in (a, b):
-        if not (d / "results.jsonl").exists():
-            fail(f"{d}: no results.jsonl here")
-        frames.append(aggregate.frame(results.read(d / "results.jsonl").records))
-    fa, fb = (f[f.status == "ok"] for f in frames)
-    t = Table(title=f"{b.name} vs {a.name}")
-    for c in ("benchmark", "framework", "mode", "device", "epoch time B/A [95% CI]", "metric A", "metric B"):
-        t.add_column(c)
-    keys = ["benchmark", "framework", "mode", "device"]
-    for key, ga in fa.groupby(keys):
-        gb = fb
-        for k, v in zip(keys, key):
-            gb = gb[gb[k] == v]
-        if gb.empty:
-            continue
-        r = ratio_ci(gb.epoch_s.tolist(), ga.epoch_s.tolist())
-        metric = aggregate.metric_names(ga.architecture.iloc[0], ga)
-        m = metric[0] if metric else None
-        ma = f"{ga[f'm.{m}'].median():.4g}" if m else "–"
-        mb = f"{gb[f'm.{m}'].median():.4g}" if m and f"m.{m}" in gb else "–"
-        rs = "–" if not r else f"{r['ratio']:.2f}" + (f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else "")
-        rs += " ×" if r and _cross_machine(ga, gb) else ""
-        t.add_row(*map(str, key), rs, f"{m} {ma}" if m else "–", mb)
-    console.print(t)
-    console.print("× cross-machine: the rows were measured on different nodes (record field node)", markup=False)
+    Time: the steady-epoch ratio B/A (median of the pairwise ratios) with, at >= 3 jobs per side, a
+    distribution-free interval (its real coverage shown when below 95%: 3 vs 3 allows 90%) and a
+    two-sided Mann-Whitney U p-value. A regression is slower than --threshold AND significant
+    (interval excludes 1 or p < 0.01); with < 3 jobs on a side, every pairwise ratio must lie beyond
+    the threshold. Beyond the threshold but not significant: inconclusive (no failure). Primary
+    metric: a regression when it got worse by more than the run-to-run spread: per seed (same seed,
+    same work) the median difference B - A against the range of those differences; without matching
+    seeds the medians against the larger range over repeats; the spread is at least 0.01 for
+    accuracy-like fractions, 1% of the value otherwise. A cell that was ok and now fails is a
+    regression. Cells in one run only are listed. Runs from different machines: a warning with both
+    GEMM peaks.
+    """
+    from harness import compare as cmpmod
+    from harness.export import RunError
+
+    if fmt not in cmpmod.FORMATS:
+        fail(f"--format: unknown format {fmt!r} (allowed: {', '.join(cmpmod.FORMATS)})")
+    if not threshold > 1:
+        fail(f"--threshold: must be greater than 1 (got {threshold})")
+    try:
+        result = cmpmod.compare(a, b, threshold)
+    except RunError as e:
+        fail(str(e))
+    for w in result.warnings:
+        typer.echo(f"annbench: warning: {w}", err=True)
+    _print_comparison(result, fmt)
+    if fail_on_regression and result.regressions:
+        raise typer.Exit(1)
 
 
-def _cross_machine(*frames) -> bool:
-    """Whether the rows of ``frames`` come from more than one node (records before nodes were named: no)."""
-    nodes = {n for f in frames if "node" in f for n in f["node"].dropna()}
-    return len(nodes) > 1
+def _print_comparison(result, fmt: str) -> None:
+    from harness import compare as cmpmod
+
+    if fmt == "json":
+        typer.echo(cmpmod.to_json(result))
+    elif fmt == "markdown":
+        typer.echo(cmpmod.to_markdown(result), nl=False)
+    else:
+        t = Table(title=f"{Path(result.b).name} (B) vs {Path(result.a).name} (A, baseline)")
+        for c in cmpmod.HEADER:
+            t.add_column(c, no_wrap=c not in ("primary metric A → B", "verdict"))  # numbers stay whole
+        styles = {"regression": "red", "improvement": "green", "inconclusive": "yellow", "only in A": "yellow",
+                  "only in B": "yellow"}
+        for cell in result.cells:
+            t.add_row(*map(escape, cmpmod.row(cell)), style=styles.get(cell.verdict))
+        console.print(t)
+        console.print(cmpmod.summary(result), markup=False)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="A run directory holding results.jsonl."),
+           fmt: str = typer.Option(..., "--format", help="csv, parquet, markdown or tensorboard."),
+           out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output path (default: RUN/results.csv, "
+                                              "RUN/results.parquet, RUN/tensorboard; markdown to stdout).")) -> None:
+    """Export a run: csv/parquet (one row per record, flattened columns such as timing_epoch_s),
+    markdown (the benchmark x framework overview matrix) or tensorboard (learning curves and timing
+    scalars, one TensorBoard run per benchmark/framework/mode/device/repeat: tensorboard --logdir PATH)."""
+    from harness import export as exportmod
+
+    try:
+        path, text = exportmod.export(run_dir, fmt, out)
+    except exportmod.RunError as e:
+        fail(str(e))
+    if text is not None:
+        typer.echo(text, nl=False)
+    else:
+        console.print(f"{fmt}: {path}", markup=False)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,4 +1,4 @@
-"""YAML config -> validated pydantic models (the config contract in DESIGN.md).
+"""YAML config -> validated pydantic models (the config contract in docs/design.md).
 
 Every user mistake becomes a ConfigError whose message is one line:
 ``<file>: <key path>: <what is wrong> (allowed: ...)``. The CLI prints it and exits 2.
@@ -7,7 +7,6 @@ Only ``yaml.safe_load`` is used: tags that would construct Python objects are re
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness import registry
 from harness.datasets import OPTIONS as DATASET_OPTIONS
+from harness.errors import SpecError
 
 Mode = Literal[registry.MODE_NAMES]  # Literal of a tuple = Literal of its items
 DEVICES = ("cpu", "cuda")
@@ -60,14 +60,24 @@ class Sweep(Strict):
 
 
 class AutoRepeats(Strict):
-    """``repeats: auto``: start with ``min`` repeats per cell, add rounds until the bootstrap 95% CI of
-    the median steady epoch time lies within ±``rel_ci`` of the median, or ``max`` is reached."""
-    min: int = Field(3, ge=3, le=100)
-    max: int = Field(10, ge=3, le=1000)
+    """``repeats: auto``: start with ``min`` repeats per cell and add interleaved rounds until the
+    median steady epoch time's order-statistic interval (harness.stats.median_ci) has coverage
+    >= ``level`` and lies within ±``rel_ci`` of the median on both sides, or ``max`` is reached
+    (the report marks such a cell "stopped at cap, not converged"). ``min`` must be at least the
+    fewest repeats that can give ``level`` at all (6 for 95%: [min, max] of 5 values covers the
+    median only 93.75% of the time), else the first rounds could never stop honestly."""
+    min: int = Field(6, ge=2, le=100)
+    max: int = Field(12, ge=2, le=1000)
     rel_ci: float = Field(0.03, gt=0, lt=1)
+    level: float = Field(0.95, ge=0.5, le=0.999)
 
     @model_validator(mode="after")
     def _order(self) -> "AutoRepeats":
+        from harness.stats import min_n
+
+        if self.min < (need := min_n(self.level)):
+            raise ValueError(f"min ({self.min}) is below {need}, the fewest repeats whose interval of the "
+                             f"median can reach {self.level * 100:g}% coverage")
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) is below min ({self.min})")
         return self
@@ -102,6 +112,19 @@ class Benchmark(Strict):
     # Set by the expansion of a sweep on each benchmark it makes: {group, param, value, x}. It is kept
     # in the run's config.json so that --resume knows the points again; not meant to be written by hand.
     sweep_point: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spec_defaults(cls, data: Any) -> Any:
+        """Train settings the benchmark leaves out come from its spec's ``TRAIN`` (then TrainConfig's
+        defaults), so ``{architecture: X}`` alone is a benchmark that runs (a Hopfield network stores
+        in one epoch; an RBM on 14 bars-and-stripes patterns needs a batch of at most 14)."""
+        if not isinstance(data, dict) or data.get("architecture") not in registry.architectures():
+            return data  # the field validators say what is wrong
+        train = data.get("train", {})
+        if isinstance(train, dict):
+            data = {**data, "train": {**registry.spec(data["architecture"]).TRAIN, **train}}
+        return data
 
     @field_validator("repeats")
     @classmethod
@@ -282,51 +305,74 @@ def _spec_checks(cfg: RunConfig) -> None:
     expanded first, so every value of a sweep is checked like a benchmark of its own.
     Loading each dataset here also generates and caches what must be generated (MNIST-1D) once,
     in the parent, before any job starts."""
-    from architectures import _shared
-    from harness import datasets
-
     for b in cfg.benchmarks:  # the default dataset first: it is part of the default name
-        b.dataset = b.dataset or importlib.import_module(f"architectures.{b.architecture}.spec").DEFAULT_DATASET
+        b.dataset = b.dataset or registry.spec(b.architecture).DEFAULT_DATASET
     expanded = _expand_sweeps(cfg)
     cfg.benchmarks = [b for _, b in expanded]
     seen: set[str] = set()
-    infos: dict[str, datasets.DataInfo] = {}  # one load per distinct (dataset, options)
+    loaded: dict[str, Any] = {}  # one load per distinct (dataset, options)
     for i, (where, b) in enumerate(expanded):
-        spec = importlib.import_module(f"architectures.{b.architecture}.spec")
-        _check_target(where, spec, b.target)
-        if b.dataset not in spec.DATASETS:
-            raise ValueError(f"{where}.dataset: {b.dataset!r} is not a dataset for {b.architecture} "
-                             f"(allowed: {', '.join(spec.DATASETS)})")
-        allowed = DATASET_OPTIONS[b.dataset]
-        for k, v in b.data.items():
-            if k not in allowed:
-                raise ValueError(f"{where}.data.{k}: unknown key (allowed: {', '.join(allowed) or 'none'})")
-            if not isinstance(v, allowed[k]) or isinstance(v, bool) or (allowed[k] is int and v <= 0):
-                raise ValueError(f"{where}.data.{k}: must be a positive {allowed[k].__name__} (got {v!r})")
-        try:
-            model = spec.Model(**b.model)
-        except ValidationError as e:
-            raise ValueError(_first_error(e, f"{where}.model")) from None
-        except TypeError as e:
-            raise ValueError(f"{where}.model: {e}") from None
-        b.model = model.model_dump()
         name = cfg.bench_name(i)
         if name in seen:
             raise ValueError(f"{where}.name: duplicate benchmark name {name!r}")
         seen.add(name)
-        key = json.dumps([b.dataset, b.data], sort_keys=True)
+        _check_benchmark(cfg, where, b, loaded)
+
+
+def _check_benchmark(cfg: RunConfig, where: str, b: Benchmark, loaded: dict) -> None:
+    """One benchmark against its spec and data: everything the worker would refuse, refused here."""
+    spec = registry.spec(b.architecture)
+    _check_target(where, spec, b.target)
+    if b.dataset not in spec.DATASETS:
+        raise ValueError(f"{where}.dataset: {b.dataset!r} is not a dataset for {b.architecture} "
+                         f"(allowed: {', '.join(spec.DATASETS)})")
+    _check_data_options(where, b)
+    model = _check_model(where, spec, b)
+    data = _load_data(where, b, loaded)
+    n_train = len(data.x_train)
+    if b.train.batch_size > n_train:
+        raise ValueError(f"{where}.train.batch_size: {b.train.batch_size} exceeds the {n_train} training "
+                         f"examples of {b.dataset}")
+    problem = spec.problem(model, data.info, b.train)
+    if problem:
+        raise ValueError(f"{where}.{problem}")
+    n = spec.params(model, data.info)
+    if n > MAX_PARAMS or n * 4 * 4 / 2**20 > cfg.memory_limit_mb:
+        raise ValueError(f"{where}.model: {n:,} parameters would not fit the per-job memory limit "
+                         f"of {cfg.memory_limit_mb} MB (memory_limit_mb)")
+
+
+def _check_data_options(where: str, b: Benchmark) -> None:
+    allowed = DATASET_OPTIONS[b.dataset]
+    for k, v in b.data.items():
+        if k not in allowed:
+            raise ValueError(f"{where}.data.{k}: unknown key (allowed: {', '.join(allowed) or 'none'})")
+        if not isinstance(v, allowed[k]) or isinstance(v, bool) or (allowed[k] is int and v <= 0):
+            raise ValueError(f"{where}.data.{k}: must be a positive {allowed[k].__name__} (got {v!r})")
+
+
+def _check_model(where: str, spec, b: Benchmark):
+    """The spec's Model from the benchmark's keys; the benchmark keeps the full, validated dump."""
+    try:
+        model = spec.Model(**b.model)
+    except ValidationError as e:
+        raise ValueError(_first_error(e, f"{where}.model")) from None
+    except TypeError as e:
+        raise ValueError(f"{where}.model: {e}") from None
+    b.model = model.model_dump()
+    return model
+
+
+def _load_data(where: str, b: Benchmark, loaded: dict):
+    from harness import datasets
+
+    key = json.dumps([b.dataset, b.data], sort_keys=True)
+    if key not in loaded:
         try:
-            info = infos[key] if key in infos else infos.setdefault(key, datasets.load(b.dataset, **b.data).info)
+            loaded[key] = datasets.load(b.dataset, **b.data)
         except datasets.DatasetError as e:
             raise ValueError(f"{where}.dataset: {e}") from None
-        if hasattr(spec, "validate"):
-            problem = spec.validate(model, info, b.train)
-            if problem:
-                raise ValueError(f"{where}.{problem}")
-        n = _shared.param_count(spec, model, info)
-        if n > MAX_PARAMS or n * 4 * 4 / 2**20 > cfg.memory_limit_mb:
-            raise ValueError(f"{where}.model: {n:,} parameters would not fit the per-job memory limit "
-                             f"of {cfg.memory_limit_mb} MB (memory_limit_mb)")
+    return loaded[key]
 
 
 def parse(data: Any, source: str = "<config>") -> RunConfig:
@@ -341,6 +387,8 @@ def parse(data: Any, source: str = "<config>") -> RunConfig:
         _spec_checks(cfg)
     except ValueError as e:
         raise ConfigError(f"{source}: {e}") from None
+    except SpecError as e:  # a broken spec.py: one line too, naming the file and the name
+        raise ConfigError(str(e)) from None
     return cfg
 
 

@@ -12,8 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import registry
-
-REPO = Path(__file__).resolve().parent.parent
+from harness.jobenv import REPO, job_env
 
 
 def cpu_model() -> str:
@@ -137,10 +136,7 @@ def write(path: Path, cfg=None, progress=None) -> dict:
 def probe(framework: str, threads: int, device: str = "cpu", gemm: bool = True) -> dict:
     """In a fresh process with a job's thread environment: the framework's version, the threads it
     actually uses, and (``gemm``) its own float32 GEMM peak on ``device`` (harness/frameworks/gemm.py)."""
-    from harness.runner import thread_env
-
-    env = {**os.environ, **thread_env(threads, device)}
-    env["PYTHONPATH"] = str(REPO)
+    env = job_env(threads, device)
     try:
         p = subprocess.run([sys.executable, "-m", "harness.frameworks.gemm", framework, str(threads), device,
                             *([] if gemm else ["--no-gemm"])], capture_output=True, text=True, env=env, timeout=180,

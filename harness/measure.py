@@ -1,8 +1,9 @@
 """Clock, memory probes and the GEMM peak. Standard library + numpy + psutil only.
 
 Memory: on Linux the peak RSS of a phase is measured by resetting the kernel's high-water mark
-(write "5" to /proc/self/clear_refs) and reading VmHWM afterwards; where that is not allowed a
-background sampler takes the maximum of RSS every 5 ms instead, and the record says which.
+(write "5" to /proc/self/clear_refs), checking that the reset took effect (VmHWM back at VmRSS), and
+reading VmHWM afterwards; where the reset is not allowed or is ignored a background sampler takes the
+maximum of RSS every 5 ms instead, and the record says which (``memory.rss_method``).
 """
 from __future__ import annotations
 
@@ -41,11 +42,32 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+# VmHWM just after a reset may exceed VmRSS by what the process touched between the two reads;
+# more than this means the kernel ignored the reset (VmHWM still holds an earlier, higher peak).
+RESET_SLACK_MB = 4.0
+
+
+def hwm_reset_took_effect() -> tuple[bool, str]:
+    """Whether VmHWM was just reset: (ok, why not). After a reset VmHWM is the current VmRSS; if
+    it stays above VmRSS by more than ``RESET_SLACK_MB`` the reset did not take effect (a kernel or
+    sandbox that accepts the write and ignores it), and a peak read later would be an old one."""
+    hwm, rss = _status_kb("VmHWM"), _status_kb("VmRSS")
+    if hwm is None or rss is None:
+        return False, "no VmHWM/VmRSS in /proc/self/status"
+    if hwm / 1024 > rss / 1024 + RESET_SLACK_MB:
+        return False, f"VmHWM reset had no effect ({hwm / 1024:.0f} MB after reset, VmRSS {rss / 1024:.0f} MB)"
+    return True, ""
+
+
 class PeakRSS:
-    """Peak resident memory over a phase: ``with PeakRSS() as p: ...; p.peak_mb``."""
+    """Peak resident memory over a phase: ``with PeakRSS() as p: ...; p.peak_mb``, ``p.method``
+    ("vmhwm": the kernel's high-water mark, reset at entry and checked to have been reset;
+    "sampled-5ms": the maximum of RSS sampled every 5 ms, where the reset is not possible or did
+    not take effect; ``p.reason`` says why)."""
 
     def __init__(self) -> None:
         self.method = "vmhwm"
+        self.reason = ""
         self.peak_mb = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -53,9 +75,10 @@ class PeakRSS:
     def __enter__(self) -> "PeakRSS":
         try:
             _CLEAR.write_text("5")  # reset VmHWM to the current RSS
-            if _status_kb("VmHWM") is None:
-                raise OSError("no VmHWM")
-        except OSError:
+            ok, self.reason = hwm_reset_took_effect()
+        except OSError as e:
+            ok, self.reason = False, f"cannot reset VmHWM: {e.strerror or e}"
+        if not ok:
             self.method = "sampled-5ms"
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from harness import registry
 from harness.config import RunConfig
 from harness.gpu import cpu_only_reason
@@ -112,6 +114,8 @@ def _job(cfg: RunConfig, b, name: str, fw: str, mode: str, device: str, repeat: 
     elif mode not in (have := registry.modes(b.architecture, fw).modes):
         job.preset_status = "unsupported"
         job.preset_reason = f"{fw} {b.architecture} has no '{mode}' mode (has: {', '.join(have)})"
+    elif (why := registry.outside_limits(b.architecture, fw, job.model, job.train)) is not None:
+        job.preset_status, job.preset_reason = "unsupported", why
     elif device == "cuda" and (why := cpu_only_reason(fw)):  # no process: the answer is known
         job.preset_status, job.preset_reason = "unsupported", f"{fw} on cuda: {why}"
     elif not registry.installed(fw):
@@ -124,31 +128,64 @@ def _cell(r: dict) -> tuple:
     return (r["benchmark"], r["framework"], r["mode"], r["device"])
 
 
-def converged(epoch_times: list[float], rel_ci: float) -> bool:
-    """Whether the bootstrap 95% CI of the median lies within ±rel_ci of the median."""
-    s = summary(epoch_times)
-    if not s["ci"] or not s["median"]:
+def converged(epoch_times: list[float], rel_ci: float, level: float = 0.95,
+              seq: tuple[int, int] | None = None) -> bool:
+    """Whether the median's order-statistic interval (harness.stats.median_ci; ``seq=(min, max)``
+    for the sequential one ``repeats: auto`` stops with) reaches coverage ``level`` and lies
+    within ±rel_ci of the median on both sides. Below ``stats.min_n(level)`` values (6 for 95%)
+    no interval has that coverage, so it is never converged there; any dropped value (NaN) also
+    says no."""
+    s = summary(epoch_times, level, seq)
+    ci, med = s["ci"], s["median"]
+    if ci is None or not med or ci.level < level or s["n_dropped"]:
         return False
-    med = s["median"]
-    return med - s["ci"][0] <= rel_ci * med and s["ci"][1] - med <= rel_ci * med
+    return max(ci.high - med, med - ci.low) <= rel_ci * abs(med)
 
 
-def next_round(cfg: RunConfig, run: str, records: list[dict], **filters) -> list[Job]:
-    """Jobs for one more repeat of each ``repeats: auto`` cell that needs it: every record of the cell
-    ok with a steady epoch time, the CI not yet within ±rel_ci, fewer than ``max`` repeats. A cell
-    with any failed job stops growing (more repeats would not mend it)."""
+# outcomes of a ``repeats: auto`` cell; only GROWING gets another round
+CONVERGED = "converged"
+AT_CAP = "stopped at cap, not converged"
+GROWING = "not converged yet"
+FAILED = "stopped: a job did not finish ok"
+UNTIMED = "stopped: no steady epoch time"
+
+
+def auto_outcomes(cfg: RunConfig, records: list[dict]) -> dict[tuple, tuple[str, int]]:
+    """Per ``repeats: auto`` cell (benchmark, framework, mode, device): (outcome, rounds so far).
+    The runner grows the GROWING cells; the report shows the rest (AT_CAP above all) from the
+    records and the run's config alone, so a resumed or rebuilt report says the same."""
     auto = {cfg.bench_name(i) for i, b in enumerate(cfg.benchmarks)
             if (b.repeats if b.repeats is not None else cfg.repeats) == "auto"}
     by_cell: dict[tuple, list[dict]] = {}
     for r in records:
         if r.get("benchmark") in auto:
             by_cell.setdefault(_cell(r), []).append(r)
-    need: dict[int, set[tuple]] = {}
+    a = cfg.auto_repeats
+    out = {}
     for cell, recs in by_cell.items():
         times = [(r.get("timing") or {}).get("epoch_s") for r in recs]
-        if (len(recs) >= cfg.auto_repeats.max or any(r["status"] != "ok" for r in recs) or None in times
-                or converged(times, cfg.auto_repeats.rel_ci)):
-            continue
-        need.setdefault(max(r["repeat"] for r in recs) + 1, set()).add(cell)
+        if any(r["status"] != "ok" for r in recs):
+            state = FAILED  # more repeats would not mend it
+        elif any(t is None or not np.isfinite(t) for t in times):
+            state = UNTIMED
+        elif converged(times, a.rel_ci, a.level, (a.min, a.max)):
+            state = CONVERGED
+        else:
+            state = AT_CAP if len(recs) >= a.max else GROWING
+        out[cell] = (state, len(recs))
+    return out
+
+
+def next_round(cfg: RunConfig, run: str, records: list[dict], **filters) -> list[Job]:
+    """Jobs for one more repeat of each ``repeats: auto`` cell that needs it (``auto_outcomes``:
+    every record ok with a steady epoch time, the interval not yet within ±rel_ci at its level,
+    fewer than ``max`` repeats), interleaved like the first rounds."""
+    latest: dict[tuple, int] = {}
+    for r in records:
+        latest[_cell(r)] = max(latest.get(_cell(r), -1), r["repeat"])
+    need: dict[int, set[tuple]] = {}
+    for cell, (state, _) in auto_outcomes(cfg, records).items():
+        if state == GROWING:
+            need.setdefault(latest[cell] + 1, set()).add(cell)
     return [j for n, cells in sorted(need.items())
             for j in expand(cfg, run, repeats=range(n, n + 1), cells=cells, **filters)]

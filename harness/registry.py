@@ -101,7 +101,7 @@ def _adapter_literals(path: Path) -> dict:
             found = {}
             for stmt in node.body:
                 if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                    if stmt.targets[0].id in ("MODES", "ALIASES"):
+                    if stmt.targets[0].id in ("MODES", "ALIASES", "LIMITS"):
                         found[stmt.targets[0].id] = ast.literal_eval(stmt.value)
             return found
     return {}
@@ -111,6 +111,45 @@ def modes(architecture: str, framework: str) -> Modes:
     """The execution modes of an implemented pair, read from its file without importing it."""
     lit = _adapter_literals(implementation(architecture, framework).path)
     return Modes(tuple(lit.get("MODES", ("step",))), dict(lit.get("ALIASES", {})))
+
+
+def spec(architecture: str):
+    """The architecture's checked spec (harness.contract.Spec): the one way the harness loads a spec."""
+    from harness import contract
+
+    return contract.load(architecture)
+
+
+def lower_is_better(architecture: str, metric: str) -> bool | None:
+    """The direction the architecture's spec declares for ``metric``; None when this checkout has no
+    such architecture or metric (an old run)."""
+    try:
+        return spec(architecture).lower_is_better(metric)
+    except (ImportError, KeyError):
+        return None
+
+
+def frameworks_of(architecture: str) -> list[str]:
+    """Frameworks with an implementation file for ``architecture`` (implemented or declared unsupported)."""
+    return [fw for fw in FRAMEWORKS if implementation(architecture, fw).status == "implemented"]
+
+
+def limits(architecture: str, framework: str) -> dict[str, tuple]:
+    """The settings an implemented pair can run, where it cannot run them all: the literal ``LIMITS``
+    of its ``class Adapter`` (``{"train.momentum": (0.0,), "model.cd_k": (1,)}``), read without
+    importing the file. The plan records a job outside them as unsupported, without a process."""
+    lit = _adapter_literals(implementation(architecture, framework).path)
+    return {k: tuple(v) for k, v in lit.get("LIMITS", {}).items()}
+
+
+def outside_limits(architecture: str, framework: str, model: dict, train: dict) -> str | None:
+    """Why (``model``, ``train``) is outside the pair's ``LIMITS``, or None."""
+    values = {**{f"model.{k}": v for k, v in model.items()}, **{f"train.{k}": v for k, v in train.items()}}
+    for key, allowed in limits(architecture, framework).items():
+        if key in values and values[key] not in allowed:
+            shown = ", ".join(map(repr, allowed))
+            return f"{framework} {architecture} runs only {key} in ({shown}) (got {values[key]!r})"
+    return None
 
 
 def implementation(architecture: str, framework: str) -> Implementation:

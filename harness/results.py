@@ -1,4 +1,4 @@
-"""The result record (contract in DESIGN.md): one JSON line per job in <out>/results.jsonl.
+"""The result record (contract in docs/design.md): one JSON line per job in <out>/results.jsonl.
 
 Records are appended with a single write + flush + fsync per line, so a killed runner loses at
 most the line being written; a torn last line is detected on read and reported, never fatal.
@@ -18,7 +18,7 @@ FIELDS = ("schema", "run", "benchmark", "architecture", "dataset", "framework", 
           "status", "error", "params", "flops_per_example", "mode", "metrics", "curve", "timing", "memory",
           "threads", "versions")
 TIMING_KEYS = ("import_s", "build_s", "first_epoch_s", "epoch_s", "train_s", "eval_s", "infer_ms", "infer_per_s")
-MEMORY_KEYS = ("rss_base_mb", "rss_peak_mb", "gpu_peak_mb")
+MEMORY_KEYS = ("rss_base_mb", "rss_peak_mb", "gpu_peak_mb", "rss_method", "tree_peak_mb")
 
 
 def _clean(x: Any) -> Any:
@@ -37,14 +37,6 @@ def _clean(x: Any) -> Any:
 def one_line(msg: str, limit: int = 300) -> str:
     s = " ".join(str(msg).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-LOWER_IS_BETTER = frozenset({"loss", "mse", "recon_mse", "recon_error", "quantization_error", "topographic_error"})
-
-
-def lower_is_better(metric: str) -> bool:
-    """Direction of a contract metric: errors and losses fall as a model improves."""
-    return metric in LOWER_IS_BETTER
 
 
 def make_record(job: dict, status: str, error: str | None = None, **fields: Any) -> dict:
@@ -118,17 +110,3 @@ def repair(path: Path) -> list[str]:
         os.replace(tmp, path)
     return res.problems
 
-
-def export_csv(records: list[dict], path: Path) -> None:
-    """Flat CSV: one row per record, nested dicts flattened as ``timing.epoch_s`` etc."""
-    import pandas as pd
-
-    rows = []
-    for r in records:
-        row = {k: v for k, v in r.items() if not isinstance(v, (dict, list))}
-        for k in ("metrics", "timing", "memory"):
-            for kk, vv in (r.get(k) or {}).items():
-                if not isinstance(vv, (dict, list)):
-                    row[f"{k}.{kk}"] = vv
-        rows.append(row)
-    pd.DataFrame(rows).to_csv(path, index=False)

@@ -1,22 +1,32 @@
 """Child process entry: one job, measured phase by phase, written as one result JSON.
 
 Usage (by the runner): ``python -m harness.worker JOB.json RESULT.json``. Thread environment
-variables are already set by the runner before this interpreter started; the framework is
-imported here, timed, and told its thread count through its own API.
+variables are already set by the runner (harness/jobenv.py) before this interpreter started; the
+framework is imported here, timed, and told its thread count through its own API.
+
+The protocol (docs/design.md, "Measurement"), one function per phase:
+prepare (import, threads, device) -> load (data, model, initial weights) -> build -> train (timed
+epochs, untimed evaluation after each) -> evaluate -> infer (latency) -> extra timing (timing-only
+epochs up to ``min_timed_s``) -> record.
 """
 from __future__ import annotations
 
 import importlib
 import json
 import math
+import platform
 import sys
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
-from harness import measure, results
+from harness import measure, registry, results
 from harness.batching import epoch_arrays, epoch_permutation
+from harness.contract import Spec
+from harness.errors import Unsupported
 
 INFER_WARMUP, INFER_REPEATS = 3, 20
 
@@ -25,34 +35,63 @@ class Diverged(RuntimeError):
     pass
 
 
-def _versions(helper, fw: str) -> dict:
-    import platform
+class Stop(Exception):
+    """A phase ended the job early with this record (skipped, unsupported)."""
 
-    return {fw: helper.version(), "numpy": np.__version__, "python": platform.python_version()}
+    def __init__(self, record: dict) -> None:
+        super().__init__(record.get("error"))
+        self.record = record
 
 
-def _epoch(spec, data, train, model, seed: int, epoch: int):
+@dataclass
+class Job:
+    """What every phase shares: the job, its spec and framework, the problem, and the record so far."""
+    job: dict
+    spec: Spec
+    helper: ModuleType | None = None
+    Adapter: type | None = None
+    data: object = None
+    model: object = None
+    train: object = None
+    weights: dict = field(default_factory=dict)
+    base: dict = field(default_factory=dict)  # record fields gathered so far
+
+    def stop(self, status: str, reason: str) -> Stop:
+        return Stop(results.make_record(self.job, status, reason, **self.base))
+
+
+@dataclass
+class Training:
+    """The timed epochs: per-epoch seconds and phase labels, the learning curve, time-to-target."""
+    times: list[float] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+    curve: list[dict] = field(default_factory=list)
+    examples: int = 0
+    target: "Target | None" = None
+
+
+def _epoch(spec: Spec, data, train, model, seed: int, epoch: int):
     perm = epoch_permutation(len(data.x_train), seed, epoch)
     rng = np.random.default_rng([seed, epoch, 0x5EED])
     return epoch_arrays(spec, data.x_train, data.y_train, train.batch_size, perm, model, rng)
 
 
-def _primary(spec, metrics: dict) -> float | None:
-    for key in (getattr(spec, "PRIMARY", None), *getattr(spec, "METRICS", ())):
-        if key in metrics and metrics[key] is not None:
-            return metrics[key]
-    return None
+def _phase(spec: Spec, epoch: int, model) -> str:
+    """The epoch's phase label: the spec's ``epoch_phase`` (the DBN's layers, then its classifier),
+    else one phase, "train"."""
+    return spec.epoch_phase(epoch, model) if spec.epoch_phase is not None else "train"
 
 
 class Target:
     """Time-to-target (MLPerf style): the first epoch after which the held-out metric reaches the
     value; the training seconds up to then (``train_s``: the timed epochs only, the evaluation runs
     outside them) and the wall time since training began (``wall_s``: epochs, batching and the
-    per-epoch evaluation). Lower-is-better metrics (errors, losses) reach it from above."""
+    per-epoch evaluation). Lower-is-better metrics (errors, losses; the spec says which) reach it
+    from above."""
 
-    def __init__(self, spec: dict | None) -> None:
-        (self.metric, self.value), = spec.items() if spec else ((None, None),)
-        self.lower = results.lower_is_better(self.metric) if self.metric else False
+    def __init__(self, target: dict | None, spec: Spec) -> None:
+        (self.metric, self.value), = target.items() if target else ((None, None),)
+        self.lower = spec.lower_is_better(self.metric) if self.metric else False
         self.epochs: int | None = None
         self.seconds: float | None = None
         self.wall: float | None = None
@@ -77,7 +116,91 @@ class Target:
         return out
 
 
-def _infer(adapter, x: np.ndarray, batch: int) -> tuple[float, float]:
+# ------------------------------------------------------------------------------------------ phases
+
+
+def prepare(job: dict) -> Job:
+    """Import the framework (timed), set its threads and seed; stop when the device is missing or
+    the adapter lacks the mode."""
+    fw, arch = job["framework"], job["architecture"]
+    j = Job(job, registry.spec(arch))
+    t0 = measure.now()
+    from harness.frameworks import helper as fw_helper
+
+    j.helper = fw_helper(fw)  # imports the framework
+    adapter_mod = importlib.import_module(f"architectures.{arch}.fw_{fw}")
+    import_s = measure.now() - t0
+    threads = j.helper.setup(job["threads"], job["seed"])
+    j.base = {"timing": {"import_s": import_s}, "threads": {"requested": job["threads"], "actual": threads},
+              "versions": {fw: j.helper.version(), "numpy": np.__version__, "python": platform.python_version()}}
+    reason = j.helper.device_available(job["device"])
+    if reason:
+        raise j.stop("skipped", reason)
+    j.base["gpu"] = gpu_info(j.helper, job["device"])
+    j.Adapter = adapter_mod.Adapter
+    if job["mode"] not in j.Adapter.MODES:
+        raise j.stop("unsupported", f"{fw} {arch} has no '{job['mode']}' mode (has: {', '.join(j.Adapter.MODES)})")
+    return j
+
+
+def load(j: Job) -> None:
+    """The data, model, train settings and the canonical initial weights (from the seed alone)."""
+    from harness import datasets
+    from harness.config import TrainConfig
+
+    job, spec = j.job, j.spec
+    j.data = datasets.load(job["dataset"], **job["data"])
+    j.model = spec.Model(**job["model"])
+    j.train = TrainConfig(**job["train"])
+    j.weights = spec.init_weights(j.model, j.data.info, np.random.default_rng([job["seed"], 0x1A17]))
+    j.base.update(params=spec.params(j.model, j.data.info),
+                  flops_per_example=spec.flops_per_example(j.model, j.data.info),
+                  extra={"data_fingerprint": j.data.fingerprint(), "notes": getattr(j.Adapter, "NOTES", ""),
+                         "n_train": int(len(j.data.x_train)), "n_test": int(len(j.data.x_test))})
+
+
+def build(j: Job):
+    """The adapter, built from a copy of the canonical weights (adapters may alias their input)."""
+    t = measure.now()
+    try:
+        adapter = j.Adapter(j.model, j.data.info, j.train, mode=j.job["mode"], device=j.job["device"],
+                            seed=j.job["seed"])
+        adapter.build({k: v.copy() for k, v in j.weights.items()})
+    except Unsupported as e:
+        raise j.stop("unsupported", str(e)) from None
+    adapter.sync()
+    return adapter, measure.now() - t
+
+
+def timed_epoch(adapter, xb: np.ndarray, yb: np.ndarray) -> tuple[float | None, float]:
+    """One epoch on the clock, synced: (mean training loss, seconds)."""
+    t = measure.now()
+    loss = adapter.train_epoch(xb, yb)
+    adapter.sync()
+    return loss, measure.now() - t
+
+
+def train(j: Job, adapter) -> Training:
+    """``train.epochs`` timed epochs; after each, an untimed held-out evaluation for the curve and
+    the target. A non-finite loss ends the job as diverged."""
+    spec, data, model = j.spec, j.data, j.model
+    run = Training(target=Target((j.job.get("extra") or {}).get("target"), spec))
+    for epoch in range(j.train.epochs):
+        xb, yb = _epoch(spec, data, j.train, model, j.job["seed"], epoch)
+        run.examples = int(xb.shape[0] * xb.shape[1]) if xb.ndim >= 2 else int(len(xb))
+        loss, dt = timed_epoch(adapter, xb, yb)
+        run.times.append(dt)
+        run.phases.append(_phase(spec, epoch, model))
+        if loss is None or not math.isfinite(loss):
+            raise Diverged(f"diverged: training loss {loss} at epoch {epoch + 1}")
+        m = spec.evaluate(adapter, data.x_test, data.y_test, model)  # untimed: outside dt
+        run.target.update(m, epoch + 1, float(sum(run.times)))
+        run.curve.append({"epoch": epoch + 1, "loss": float(loss), "metric": spec.primary(m),
+                          "seconds": float(sum(run.times)), **({"phase": run.phases[-1]} if spec.epoch_phase else {})})
+    return run
+
+
+def infer(adapter, x: np.ndarray, batch: int) -> tuple[float, float]:
     """Median latency (ms) of predicting one batch, and examples per second at that median."""
     xb = x[: min(batch, len(x))]
 
@@ -91,151 +214,160 @@ def _infer(adapter, x: np.ndarray, batch: int) -> tuple[float, float]:
     return med * 1e3, len(xb) / med
 
 
-def _extra_timing(spec, data, train, model, adapter, job: dict, steady: list[float]) -> dict:
-    """Timing-only epochs after the configured ones, appended to ``steady`` until it adds up to
-    ``job["min_timed_s"]`` seconds: the same epochs the job would run with more ``train.epochs`` (the
-    harness's batches for epochs E, E+1, ...), timed and synced the same way, after the metrics and
-    the inference latency are taken, so they change no reported metric, curve, target or train_s.
-    Only where there is a steady state (two epochs or more) and the architecture's epochs are alike
-    (``spec.EXTRA_TIMING``); at most 4 x min_timed_s of wall time. Returns the record's
-    ``timing.extra_epochs`` and ``min_timed_s`` (and ``extra_stopped`` when the loss went non-finite
-    or the wall-time cap ended it)."""
-    budget = float(job.get("min_timed_s") or 0.0)
+def extra_timing(j: Job, adapter, run: Training) -> dict:
+    """Timing-only epochs after the configured ones, appended to the last phase's steady epochs
+    until the steady epochs add up to ``job["min_timed_s"]`` seconds: the same epochs the job would
+    run with more ``train.epochs`` (the harness's batches for epochs E, E+1, ...), timed and synced
+    alike, after the metrics and inference latency are taken, so they change no reported metric,
+    curve, target or train_s. Only where there is a steady state (two epochs or more) and the
+    spec's epochs are alike (``EXTRA_TIMING``); at most 4 x min_timed_s of wall time. Returns the
+    record's ``extra_epochs`` and ``min_timed_s`` (``extra_stopped`` when a non-finite loss or the
+    wall-time cap ended it)."""
+    budget = float(j.job.get("min_timed_s") or 0.0)
     out: dict = {"extra_epochs": 0, "min_timed_s": budget}
-    total = sum(steady)
-    if not steady or not getattr(spec, "EXTRA_TIMING", True):
+    if len(run.times) < 2 or not j.spec.EXTRA_TIMING:
         return out
+    total = sum(run.times[1:])
     deadline = measure.now() + 4 * budget  # the untimed batching of each epoch may cost more than its training
     while total < budget:
         if measure.now() > deadline:
             out["extra_stopped"] = "wall-time cap (4 x min_timed_s) reached: batching dominates"
             break
-        xb, yb = _epoch(spec, data, train, model, job["seed"], train.epochs + out["extra_epochs"])
-        t = measure.now()
-        loss = adapter.train_epoch(xb, yb)
-        adapter.sync()
-        dt = measure.now() - t
+        epoch = j.train.epochs + out["extra_epochs"]
+        loss, dt = timed_epoch(adapter, *_epoch(j.spec, j.data, j.train, j.model, j.job["seed"], epoch))
         if loss is None or not math.isfinite(loss):  # nan/inf arithmetic may run at another speed: untimed
             out["extra_stopped"] = f"training loss {loss} at extra epoch {out['extra_epochs'] + 1}"
             break
-        steady.append(dt)
+        run.times.append(dt)
+        run.phases.append(run.phases[-1])
         total += dt
         out["extra_epochs"] += 1
     return out
 
 
-def _gpu(helper, device: str) -> dict | None:
+# ------------------------------------------------------------------------------------------ timing
+
+
+def _steady(run: Training) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Split the epochs by phase: each phase's first epoch holds its tracing/JIT/compilation (a new
+    phase is a new program), the rest are steady. Returns (first epoch by phase, steady times by
+    phase), phases in the order they ran."""
+    firsts: dict[str, float] = {}
+    by_phase: dict[str, list[float]] = {}
+    for dt, ph in zip(run.times, run.phases):
+        if ph in firsts:
+            by_phase[ph].append(dt)
+        else:
+            firsts[ph], by_phase[ph] = dt, []
+    return firsts, by_phase
+
+
+def _compile_s(firsts: dict[str, float], by_phase: dict[str, list[float]]) -> float | None:
+    """What the phases' first epochs cost beyond a steady epoch of their own phase (None: no phase
+    has a steady state to compare with)."""
+    parts = [max(firsts[ph] - float(np.median(ts)), 0.0) for ph, ts in by_phase.items() if ts]
+    return float(sum(parts)) if parts else None
+
+
+def _phase_timing(j: Job, firsts: dict[str, float], by_phase: dict[str, list[float]], examples: int) -> dict | None:
+    """Per phase (phased specs only): its first epoch, steady epochs timed, their median (None when
+    the phase had one epoch), and FLOP/s from the spec's per-phase training FLOPs
+    (``flops_per_example()["phases"]``)."""
+    if j.spec.epoch_phase is None:
+        return None
+    flops = (j.base.get("flops_per_example") or {}).get("phases") or {}
+    out = {}
+    for ph, ts in by_phase.items():
+        med = float(np.median(ts)) if ts else None
+        out[ph] = {"first_epoch_s": firsts[ph], "epochs_timed": len(ts), "epoch_s": med,
+                   "train_flops_per_s": flops[ph] * examples / med if ph in flops and med else None}
+    return out
+
+
+def _flops_per_s(j: Job, run: Training, by_phase: dict[str, list[float]], epoch_s: float | None) -> float | None:
+    """Analytic training FLOPs over the time they took (docs/design.md, Measurement 7): one steady epoch's over
+    its median; with phases, every steady epoch's FLOPs (its phase's) over their summed time."""
+    flops = j.base.get("flops_per_example") or {}
+    if not flops.get("train") or not epoch_s:
+        return None
+    per_phase = flops.get("phases")
+    if j.spec.epoch_phase is None or not per_phase:
+        return flops["train"] * run.examples / epoch_s
+    work = sum(per_phase[ph] * run.examples * len(ts) for ph, ts in by_phase.items() if ph in per_phase)
+    secs = sum(sum(ts) for ph, ts in by_phase.items() if ph in per_phase)
+    return work / secs if secs else None
+
+
+def timing(j: Job, run: Training, build_s: float, eval_s: float, infer_s: tuple, extra: dict) -> dict:
+    """The record's ``timing``: the steady epoch is the median of every epoch but each phase's first
+    (one epoch: no steady state, honest None); compile_s is what the phases' first epochs cost beyond
+    a steady one of their phase (tracing, JIT/XLA/inductor compilation, autotune)."""
+    firsts, by_phase = _steady(run)
+    steady = [dt for ts in by_phase.values() for dt in ts]
+    epoch_s = float(np.median(steady)) if steady else None
+    out = {**j.base["timing"], "build_s": build_s, "first_epoch_s": run.times[0], "epoch_s": epoch_s,
+           "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))) if steady else None,
+           "epochs_timed": len(steady), **extra, "train_s": float(sum(run.times[:j.train.epochs])),
+           "eval_s": eval_s, "compile_s": _compile_s(firsts, by_phase),
+           "infer_ms": infer_s[0], "infer_per_s": infer_s[1], "examples_per_epoch": run.examples}
+    phases = _phase_timing(j, firsts, by_phase, run.examples)
+    if phases:
+        out["phases"] = phases
+    rate = _flops_per_s(j, run, by_phase, epoch_s)
+    if rate is not None:
+        out["train_flops_per_s"] = rate
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the GPU
+
+
+def gpu_info(helper, device: str) -> dict | None:
     """GPU model, driver, CUDA and cuDNN of a cuda job (the framework's view); None on the CPU."""
     return helper.gpu_info(device) if device == "cuda" and hasattr(helper, "gpu_info") else None
 
 
-def _h2d(helper, spec, data, train, model, job: dict) -> float | None:
+def h2d(j: Job) -> float | None:
     """Transfer policy (cuda): host-to-device copying is timed apart, as ``timing.h2d_s``: the median of
     3 copies of one epoch's batches with the framework's own transfer, synced, outside every timed
     epoch. (Adapters still convert their numpy batches inside ``train_epoch``, so a cuda ``epoch_s``
     holds one such copy: epoch_s - h2d_s is the compute.) None on the CPU: there is nothing to copy."""
-    if job["device"] != "cuda" or not hasattr(helper, "h2d"):
+    if j.job["device"] != "cuda" or not hasattr(j.helper, "h2d"):
         return None
-    xb, yb = _epoch(spec, data, train, model, job["seed"], 0)
-    return float(np.median([helper.h2d([xb, yb], job["device"]) for _ in range(3)]))
+    xb, yb = _epoch(j.spec, j.data, j.train, j.model, j.job["seed"], 0)
+    return float(np.median([j.helper.h2d([xb, yb], j.job["device"]) for _ in range(3)]))
+
+
+# ------------------------------------------------------------------------------------------ the job
 
 
 def run_job(job: dict) -> dict:
-    from architectures import _shared
-    from harness import datasets
-    from harness.config import TrainConfig
-
-    fw, arch = job["framework"], job["architecture"]
+    """prepare -> load -> build -> train -> evaluate -> infer -> extra timing -> record."""
     # before the import, so BLAS threads spinning after this probe cannot touch any timed phase
     speed_before = measure.machine_speed()
-    t0 = measure.now()
-    from harness.frameworks import helper as fw_helper
-
-    helper = fw_helper(fw)  # imports the framework
-    adapter_mod = importlib.import_module(f"architectures.{arch}.fw_{fw}")
-    import_s = measure.now() - t0
-    thread_info = helper.setup(job["threads"], job["seed"])
-    versions = _versions(helper, fw)
-    base = {"timing": {"import_s": import_s}, "threads": {"requested": job["threads"], "actual": thread_info},
-            "versions": versions}
-
-    reason = helper.device_available(job["device"])
-    if reason:
-        return results.make_record(job, "skipped", reason, **base)
-    base["gpu"] = _gpu(helper, job["device"])
-    Adapter = adapter_mod.Adapter
-    if job["mode"] not in Adapter.MODES:
-        return results.make_record(job, "unsupported", f"{fw} {arch} has no '{job['mode']}' mode "
-                                   f"(has: {', '.join(Adapter.MODES)})", **base)
-
-    spec = importlib.import_module(f"architectures.{arch}.spec")
-    data = datasets.load(job["dataset"], **job["data"])
-    model = spec.Model(**job["model"])
-    train = TrainConfig(**job["train"])
-    weights = spec.init_weights(model, data.info, np.random.default_rng([job["seed"], 0x1A17]))
-    params = _shared.param_count(spec, model, data.info)
-    flops = spec.flops_per_example(model, data.info)
-    rss_base = measure.rss_mb()
-    base.update(params=params, flops_per_example=flops,
-                extra={"data_fingerprint": data.fingerprint(), "notes": getattr(Adapter, "NOTES", ""),
-                       "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test))})
-
-    helper.reset_gpu_peak()
-    with measure.PeakRSS() as peak:
-        t = measure.now()
-        try:
-            adapter = Adapter(model, data.info, train, mode=job["mode"], device=job["device"], seed=job["seed"])
-            adapter.build({k: v.copy() for k, v in weights.items()})  # adapters may alias their input
-        except _shared.Unsupported as e:
-            return results.make_record(job, "unsupported", str(e), **base)
-        adapter.sync()
-        build_s = measure.now() - t
-
-        curve, epoch_times, examples = [], [], 0
-        target = Target((job.get("extra") or {}).get("target"))
-        for epoch in range(train.epochs):
-            xb, yb = _epoch(spec, data, train, model, job["seed"], epoch)
-            examples = int(xb.shape[0] * xb.shape[1]) if xb.ndim >= 2 else int(len(xb))
+    try:
+        j = prepare(job)
+        load(j)
+        rss_base = measure.rss_mb()
+        j.helper.reset_gpu_peak()
+        with measure.PeakRSS() as peak:
+            adapter, build_s = build(j)
+            run = train(j, adapter)
             t = measure.now()
-            loss = adapter.train_epoch(xb, yb)
-            adapter.sync()
-            dt = measure.now() - t
-            epoch_times.append(dt)
-            if loss is None or not math.isfinite(loss):
-                raise Diverged(f"diverged: training loss {loss} at epoch {epoch + 1}")
-            m = spec.evaluate(adapter, data.x_test, data.y_test, model)  # untimed: outside dt
-            target.update(m, epoch + 1, float(sum(epoch_times)))
-            curve.append({"epoch": epoch + 1, "loss": float(loss), "metric": _primary(spec, m),
-                          "seconds": float(sum(epoch_times))})
-        train_s = float(sum(epoch_times))  # training only: per-epoch evaluation and batching excluded
-        t = measure.now()
-        metrics = spec.evaluate(adapter, data.x_test, data.y_test, model)
-        eval_s = measure.now() - t
-    infer_ms, infer_per_s = _infer(adapter, data.x_test, train.batch_size)
-    steady = epoch_times[1:]  # epoch 1 holds tracing/JIT/compilation: never part of the steady state
-    extra_timing = _extra_timing(spec, data, train, model, adapter, job, steady)
-    base["machine_speed_gflops"] = {"before": speed_before, "after": measure.machine_speed()}
-    # one epoch has no steady state: honest "n/a" (None) rather than the compile-laden first epoch
-    epoch_s = float(np.median(steady)) if steady else None
-    timing = {"import_s": import_s, "build_s": build_s, "first_epoch_s": epoch_times[0], "epoch_s": epoch_s,
-              "epoch_iqr_s": float(np.subtract(*np.percentile(steady, [75, 25]))) if steady else None,
-              "epochs_timed": len(steady), **extra_timing, "train_s": train_s, "eval_s": eval_s,
-              # what the first epoch cost beyond a steady one: tracing, JIT/XLA/inductor compilation, autotune
-              "compile_s": max(epoch_times[0] - epoch_s, 0.0) if steady else None,
-              "infer_ms": infer_ms, "infer_per_s": infer_per_s, "examples_per_epoch": examples}
-    timing["h2d_s"] = _h2d(helper, spec, data, train, model, job)
-    if flops and flops.get("train") and timing["epoch_s"]:
-        # analytic training FLOPs of one steady epoch over its median time (DESIGN: measurement 6)
-        timing["train_flops_per_s"] = flops["train"] * examples / timing["epoch_s"]
-    memory = {"rss_base_mb": rss_base, "rss_peak_mb": peak.peak_mb, "gpu_peak_mb": helper.gpu_peak_mb(),
+            metrics = j.spec.evaluate(adapter, j.data.x_test, j.data.y_test, j.model)
+            eval_s = measure.now() - t
+    except Stop as s:
+        return s.record
+    latency = infer(adapter, j.data.x_test, j.train.batch_size)
+    extra = {**extra_timing(j, adapter, run), "h2d_s": h2d(j)}
+    memory = {"rss_base_mb": rss_base, "rss_peak_mb": peak.peak_mb, "gpu_peak_mb": j.helper.gpu_peak_mb(),
               "rss_method": peak.method}
-    extra = dict(base.pop("extra"))
-    if hasattr(spec, "extras"):  # per-architecture extras for the report (e.g. gradient norms)
-        extra.update(spec.extras(adapter, data, model, weights))
-    base["timing"] = timing
-    if target.metric:
-        base["target"] = target.record()
-    return results.make_record(job, "ok", None, metrics=metrics, curve=curve, memory=memory, extra=extra, **base)
+    fields = {**j.base, "timing": timing(j, run, build_s, eval_s, latency, extra),
+              "machine_speed_gflops": {"before": speed_before, "after": measure.machine_speed()},
+              "extra": {**j.base["extra"], **j.spec.extra_record(adapter, j.data, j.model, j.weights)}}
+    if run.target.metric:
+        fields["target"] = run.target.record()
+    return results.make_record(job, "ok", None, metrics=metrics, curve=run.curve, memory=memory, **fields)
 
 
 def main(argv: list[str]) -> int:

@@ -33,3 +33,9 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("annbench figures")
         for line in FIGURES.read_text().splitlines():
             terminalreporter.write_line(json.loads(line)["text"])
+
+
+def pytest_collection_modifyitems(config, items):
+    """The few slow end-to-end tests (``@pytest.mark.slow``: whole runs of worker processes) first, so
+    xdist's two workers start them at once and finish together instead of one worker ending on them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -11,9 +11,9 @@ import importlib
 import numpy as np
 import pytest
 
-from architectures._shared import Unsupported, param_count
 from harness import registry
 from harness.batching import epoch_arrays
+from harness.errors import Unsupported
 
 PAIRS = [(i.architecture, i.framework) for i in registry.matrix() if i.status == "implemented"]
 IDS = [f"{a}-{f}" for a, f in PAIRS]
@@ -23,7 +23,7 @@ TRIPLE_IDS = [f"{a}-{f}-{m}" for a, f, m in TRIPLES]
 
 
 def _spec(arch):
-    return importlib.import_module(f"architectures.{arch}.spec")
+    return registry.spec(arch)
 
 
 def _make(arch, fw, train=None, case=None, mode=None):
@@ -61,7 +61,7 @@ def test_build_roundtrip_and_forward(arch, fw):
         assert isinstance(got[k], np.ndarray) and got[k].dtype == np.float32, k
         assert got[k].shape == w0[k].shape, k
         np.testing.assert_array_equal(got[k], w0[k], err_msg=k)
-    assert sum(v.size for v in got.values()) == param_count(spec, case["model"], case["info"])
+    assert sum(v.size for v in got.values()) == spec.params(case["model"], case["info"])
     out = ad.predict(case["x"])
     ref = spec.forward(w0, case["x"], case["model"])
     assert isinstance(out, np.ndarray)
@@ -70,7 +70,7 @@ def test_build_roundtrip_and_forward(arch, fw):
 
 
 def _reference(spec, case, w0, xb, yb, train):
-    if hasattr(spec, "reference_epoch"):
+    if spec.reference_epoch is not None:
         return spec.reference_epoch(w0, xb, yb, case["model"], train)
     from architectures._shared import reference_steps
 

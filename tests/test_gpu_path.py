@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from harness import gpu, results, runner
+from harness import gpu, jobenv, results, runner
 from harness.config import parse
 from harness.plan import expand
 
@@ -63,12 +63,12 @@ def test_cpu_only_frameworks_are_unsupported_on_cuda_with_their_reason():
 
 def test_a_cuda_job_gets_one_gpu_and_jax_on_cuda(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
-    env = runner.thread_env(2, "cuda")
+    env = jobenv.thread_env(2, "cuda")
     assert env["CUDA_VISIBLE_DEVICES"] == "2" and env["JAX_PLATFORMS"] == "cuda"
     assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" and env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert runner.thread_env(2, "cuda")["CUDA_VISIBLE_DEVICES"] == "0"
-    assert runner.thread_env(2, "cpu")["CUDA_VISIBLE_DEVICES"] == ""
+    assert jobenv.thread_env(2, "cuda")["CUDA_VISIBLE_DEVICES"] == "0"
+    assert jobenv.thread_env(2, "cpu")["CUDA_VISIBLE_DEVICES"] == ""
 
 
 def test_gpu_memory_and_transfer_code_on_the_cpu():

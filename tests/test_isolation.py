@@ -14,6 +14,7 @@ PROBE = """
 import json, sys
 import harness, harness.cli, harness.config, harness.registry, harness.plan, harness.runner, harness.results
 import harness.report, harness.datasets, harness.envinfo, harness.measure, harness.frameworks.gemm
+import harness.compare, harness.export, harness.contract, harness.jobenv, harness.worker, harness.stats
 from harness import config, plan, registry
 for a in registry.architectures():
     __import__(f"architectures.{a}.spec")

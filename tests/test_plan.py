@@ -71,18 +71,46 @@ def _rec(bench, fw, repeat, epoch_s, status="ok", mode="step"):
 
 
 def test_auto_repeats_add_rounds_only_where_the_ci_is_wide():
-    cfg = _cfg(repeats="auto", frameworks=["autograd", "sklearn", "theano"],
-               auto_repeats={"min": 3, "max": 5, "rel_ci": 0.03})
+    cfg = _cfg(repeats="auto", frameworks=["autograd", "sklearn", "theano", "torch"],
+               auto_repeats={"min": 6, "max": 8, "rel_ci": 0.03})
     first = plan.expand(cfg, "r")
-    assert len(first) == 9 and {j.repeat for j in first} == {0, 1, 2}
-    recs = ([_rec("mlp-digits", "autograd", i, t) for i, t in enumerate([1.0, 1.001, 0.999])]  # tight: done
-            + [_rec("mlp-digits", "sklearn", i, t) for i, t in enumerate([1.0, 1.5, 0.7])]  # wide: one more
-            + [_rec("mlp-digits", "theano", i, 1.0, status="failed" if i == 1 else "ok") for i in range(3)])
+    assert {j.repeat for j in first} == set(range(6))
+    tight = [1.0, 1.001, 0.999, 1.002, 0.998, 1.0]
+    wide = [1.0, 1.5, 0.7, 1.2, 0.9, 1.1]
+    recs = ([_rec("mlp-digits", "autograd", i, t) for i, t in enumerate(tight)]  # tight: done
+            + [_rec("mlp-digits", "sklearn", i, t) for i, t in enumerate(wide)]  # wide: one more
+            + [_rec("mlp-digits", "theano", i, 1.0, status="failed" if i == 1 else "ok") for i in range(6)]
+            + [_rec("mlp-digits", "torch", i, None if i == 2 else 1.0, mode="eager") for i in range(6)])
     more = plan.next_round(cfg, "r", recs)
-    assert [(j.framework, j.repeat) for j in more] == [("sklearn", 3)]
-    assert more[0].seed == cfg.seed + 3
-    recs += [_rec("mlp-digits", "sklearn", i, t) for i, t in ((3, 1.4), (4, 0.6))]
+    assert [(j.framework, j.repeat) for j in more] == [("sklearn", 6)]
+    assert more[0].seed == cfg.seed + 6
+    out = plan.auto_outcomes(cfg, recs)
+    assert out[("mlp-digits", "autograd", "step", "cpu")] == (plan.CONVERGED, 6)
+    assert out[("mlp-digits", "theano", "step", "cpu")][0] == plan.FAILED
+    assert out[("mlp-digits", "torch", "eager", "cpu")][0] == plan.UNTIMED  # a missing time never converges
+    recs += [_rec("mlp-digits", "sklearn", i, t) for i, t in ((6, 1.4), (7, 0.6))]
     assert plan.next_round(cfg, "r", recs) == [], "the cap (max) ends it"
+    assert plan.auto_outcomes(cfg, recs)[("mlp-digits", "sklearn", "step", "cpu")] == (plan.AT_CAP, 8)
+
+
+def test_auto_repeats_converge_once_more_rounds_narrow_the_interval():
+    """Past n = 10 the interval drops the extremes (k = 2), so an outlier in the first rounds no
+    longer blocks convergence: adding rounds can narrow it, not only widen it."""
+    cfg = _cfg(repeats="auto", frameworks=["autograd"], auto_repeats={"min": 6, "max": 12, "rel_ci": 0.03})
+    times = [1.0, 1.2, 1.0, 1.01, 0.99, 1.0, 1.0, 1.005, 0.995]  # one slow round
+    recs = [_rec("mlp-digits", "autograd", i, t) for i, t in enumerate(times)]
+    assert [j.repeat for j in plan.next_round(cfg, "r", recs)] == [9]
+    recs.append(_rec("mlp-digits", "autograd", 9, 1.0))
+    assert plan.next_round(cfg, "r", recs) == []
+    assert plan.auto_outcomes(cfg, recs)[("mlp-digits", "autograd", "step", "cpu")] == (plan.CONVERGED, 10)
+
+
+def test_auto_repeats_min_must_allow_the_level():
+    with pytest.raises(config.ConfigError, match=r"min \(5\) is below 6"):
+        _cfg(repeats="auto", auto_repeats={"min": 5})
+    with pytest.raises(config.ConfigError, match=r"min \(6\) is below 8"):
+        _cfg(repeats="auto", auto_repeats={"min": 6, "level": 0.99})
+    assert _cfg(repeats="auto", auto_repeats={"min": 8, "level": 0.99}).auto_repeats.max == 12
 
 
 def test_fixed_repeats_never_add_rounds():
@@ -90,8 +118,10 @@ def test_fixed_repeats_never_add_rounds():
     assert plan.next_round(_cfg(repeats=3, frameworks=["autograd"]), "r", recs) == []
 
 
-@pytest.mark.parametrize("times,ok", [([1.0, 1.0, 1.0, 1.0, 1.0], True), ([1.0, 1.01, 0.99, 1.0, 1.005], True),
-                                       ([1.0, 1.3, 0.8], False)])
+@pytest.mark.parametrize("times,ok", [([1.0] * 6, True), ([1.0, 1.01, 0.99, 1.0, 1.005, 1.0], True),
+                                       ([1.0, 1.0, 1.0, 1.0, 1.0], False),  # 5 values: 93.75% < 95%
+                                       ([1.0, 1.0, 1.0, 1.0, 1.0, float("nan")], False),  # a NaN is not dropped
+                                       ([1.0, 1.3, 0.8, 1.0, 1.0, 1.0], False)])
 def test_converged(times, ok):
     assert plan.converged(times, 0.03) is ok
 
@@ -99,13 +129,14 @@ def test_converged(times, ok):
 def test_paired_ratio_cancels_drift_that_independent_medians_keep():
     from harness.stats import paired_ratio_ci, ratio_ci
 
-    drift = [1.0, 1.3, 0.8, 1.2, 0.9]  # the machine's speed in each round
+    drift = [1.0, 1.3, 0.8, 1.2, 0.9, 1.1]  # the machine's speed in each round
     a = {i: 2.0 * d for i, d in enumerate(drift)}  # framework A is exactly twice as slow as B
     b = {i: 1.0 * d for i, d in enumerate(drift)}
     paired = paired_ratio_ci(a, b)
-    assert paired["paired"] and paired["ratio"] == pytest.approx(2.0) and paired["ci"] == pytest.approx([2.0, 2.0])
+    assert paired["paired"] and paired["ratio"] == pytest.approx(2.0)
+    assert paired["ci"][:2] == pytest.approx((2.0, 2.0)) and paired["ci"].level == pytest.approx(0.96875)
     loose = ratio_ci(list(a.values()), list(b.values()))
-    assert loose["ci"][1] - loose["ci"][0] > 0.5  # the same data without pairing cannot say as much
+    assert not loose["paired"] and loose["ci"][1] - loose["ci"][0] > 0.5  # unpaired cannot say as much
 
 
 def test_list_shows_the_modes():

@@ -262,23 +262,3 @@ def test_a_remote_address_prints_the_security_reminder(monkeypatch, capsys):
     assert ray_exec.connect("127.0.0.1:6379") == "127.0.0.1:6379"
     assert "CVE" not in capsys.readouterr().err
 
-
-def test_compare_marks_a_ratio_across_machines(tmp_path):
-    from typer.testing import CliRunner
-
-    from harness.cli import app
-
-    def run(name: str, nodes: list[str], scale: float) -> Path:
-        d = tmp_path / name
-        d.mkdir()
-        for i, node in enumerate(nodes):
-            jd = {"job_id": f"mlp/torch/eager/cpu/r{i}", "run": name, "benchmark": "mlp", "architecture": "mlp",
-                  "dataset": "digits", "framework": "torch", "device": "cpu", "seed": i, "repeat": i, "mode": "eager"}
-            rec = results.make_record(jd, "ok", timing={"epoch_s": scale * (1 + 0.01 * i)}, metrics={"accuracy": 0.9})
-            results.append(d / "results.jsonl", {**rec, "node": node})
-        return d
-
-    same = CliRunner().invoke(app, ["compare", str(run("a", ["n1"] * 3, 1.0)), str(run("b", ["n1"] * 3, 2.0))])
-    assert same.exit_code == 0 and "2.00" in same.output and same.output.count("×") == 1, same.output  # the legend
-    cross = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(run("c", ["n2"] * 3, 2.0))])
-    assert cross.exit_code == 0 and cross.output.count("×") == 2, cross.output

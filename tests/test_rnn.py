@@ -11,7 +11,7 @@ import importlib
 import numpy as np
 import pytest
 
-from architectures._shared import param_count, reference_steps
+from architectures._shared import reference_steps
 from architectures.rnn import spec
 from harness import registry
 from harness.batching import epoch_batches
@@ -54,7 +54,7 @@ def test_rnn_variant_matches_reference(fw, variant):
     model, info, x, y = case["model"], case["info"], case["x"], case["y"]
     train = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9)
     w0 = spec.init_weights(model, info, np.random.default_rng(0))
-    assert sum(v.size for v in w0.values()) == param_count(spec, model, info)
+    assert sum(v.size for v in w0.values()) == registry.spec("rnn").params(model, info)
 
     ad = mod.Adapter(model, info, train, mode=registry.modes("rnn", fw).resolve("step"), device="cpu", seed=0)
     ad.build({k: v.copy() for k, v in w0.items()})

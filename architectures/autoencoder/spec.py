@@ -23,16 +23,18 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from architectures import _shared
+from architectures import _flops, _shared
 from harness.batching import epoch_batches
 from harness.datasets import DataInfo
 
 TASK = "reconstruction"
-METRICS = ("recon_mse", "loss")
+METRICS = {"recon_mse": "lower", "loss": "lower"}
 PRIMARY = "recon_mse"  # the metric on learning curves
-HIGHER_IS_BETTER = False  # lower reconstruction error is better
 DATASETS = ("digits", "digits_unit", "mnist1d", "mnist")
 DEFAULT_DATASET = "digits_unit"
+# train settings of {architecture: autoencoder} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 15, "batch_size": 32, "optimizer": "adam", "lr": 0.01}
+FLOPS_CONVENTION = "backprop: " + _flops.BACKPROP
 
 
 class Model(BaseModel):
@@ -115,11 +117,15 @@ def make_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarray, 
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Analytic FLOPs (multiply-add = 2). Training ~ 3x forward (forward + two backward GEMMs)."""
+    """Per-example FLOPs by ``FLOPS_CONVENTION``: the encoder's and the decoder's dense layers (bias,
+    activation; a linear output has none), the first encoder layer without its input gradient;
+    tied weights add one FLOP per kernel entry to sum the encoder's and decoder's gradients."""
     sizes = encoder_sizes(model, info)
-    enc = sum(2 * a * b + b for a, b in pairwise(sizes))
-    dec = sum(2 * a * b + a for a, b in pairwise(sizes))
-    return {"forward": int(enc + dec), "train": int(3 * (enc + dec))}
+    layers = [_flops.dense(a, b, input_grad=i > 0) for i, (a, b) in enumerate(pairwise(sizes))]
+    layers += [_flops.dense(b, a, activation=i > 0 or model.output != "linear") for i, (a, b) in enumerate(pairwise(sizes))]
+    if model.tied:
+        layers.append((0, sum(a * b for a, b in pairwise(sizes))))
+    return _flops.counts(layers, input_size(info))
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

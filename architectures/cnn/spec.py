@@ -26,14 +26,17 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field
 
-from architectures import _shared
+from architectures import _flops, _shared
 from harness.datasets import DataInfo
 
 TASK = "classification"
-METRICS = ("accuracy", "loss")
+METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"  # the metric on learning curves; higher is better
 DATASETS = ("digits", "digits_unit", "mnist1d", "mnist")
 DEFAULT_DATASET = "digits"
+# train settings of {architecture: cnn} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.003}
+FLOPS_CONVENTION = "backprop: " + _flops.BACKPROP
 
 
 class ConvLayer(BaseModel):
@@ -184,16 +187,20 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Analytic FLOPs (multiply-add = 2, bias add = 1, as in mlp; activations and pools not counted).
-    Conv: (2 * k^d * cin + 1) * cout per output position. Training ~ 3x forward."""
-    fwd, cin = 0, 1
-    for layer, (conv_out, _) in zip(model.conv, block_shapes(model, info)):
-        taps = layer.kernel ** len(conv_out)
-        fwd += (2 * taps * cin + 1) * layer.channels * int(np.prod(conv_out))
+    """Per-example FLOPs by ``FLOPS_CONVENTION``. Conv block: 2 * k^d * cin * cout multiply-add FLOPs
+    per output position (all taps, padding included), bias and activation one each per output
+    element, the pool one comparison per element it reads; the first block computes no input
+    gradient. Then the dense head as in architectures/mlp."""
+    layers, cin = [], 1
+    for i, (layer, (conv_out, _)) in enumerate(zip(model.conv, block_shapes(model, info))):
+        positions, taps = int(np.prod(conv_out)), layer.kernel ** len(conv_out)
+        elementwise = (2 + (layer.pool > 1)) * layer.channels * positions
+        layers.append(_flops.layer(2 * taps * cin * layer.channels * positions, elementwise, input_grad=i > 0))
         cin = layer.channels
     sizes = [flat_size(model, info), *model.dense, info.n_classes]
-    fwd += sum(2 * a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    return {"forward": int(fwd), "train": int(3 * fwd)}
+    last = len(sizes) - 2
+    layers += [_flops.dense(a, b, activation=j < last) for j, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    return _flops.counts(layers, info.n_classes)
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

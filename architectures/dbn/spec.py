@@ -25,20 +25,29 @@ import itertools
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from architectures import _shared
+from architectures import _flops, _shared
 from architectures.rbm import spec as rbm_spec
 from harness.batching import epoch_batches
 from harness.datasets import DataInfo
 from harness.optim import OptState, apply_update
 
 TASK = "classification"
-METRICS = ("accuracy", "loss")
+METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"
 DATASETS = ("digits_binary",)
 DEFAULT_DATASET = "digits_binary"
+# train settings of {architecture: dbn} alone (over harness.config.TrainConfig's defaults)
+# 2 x 5 pretraining + 10 classifier epochs
+TRAIN = {"epochs": 20, "batch_size": 16, "optimizer": "sgd", "lr": 0.5}
 # No timing-only epochs past train.epochs (harness/worker.py): they would all be classifier epochs,
 # while the steady epochs they extend mix pretraining and classifier phases.
 EXTRA_TIMING = False
+FLOPS_CONVENTION = (
+    "per phase, per example: a pretraining phase = the deterministic up-pass to the layer (GEMM, bias and "
+    "sigmoid, 1 FLOP per element each) + the RBM's CD-k step counted as architectures/rbm (multiply-adds "
+    "only); the classifier phase = the up-pass + the softmax layer by backprop (weight gradient only: the "
+    "RBMs are fixed), loss 3 per class. The train figure is the mean of the L + 1 phases, each counted once. "
+    "Multiply-add = 2 FLOPs; the optimizer update is left out.")
 
 
 class Model(BaseModel):
@@ -207,17 +216,38 @@ def reference_epoch(weights: dict[str, np.ndarray], xb: np.ndarray, yb: np.ndarr
     return trainer.w, mean
 
 
-def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Multiply-add = 2. forward: the up-pass and the classifier. train: the mean over the L
-    pretraining phases and the classifier phase (each counted once) of one example's step: the
-    up-pass below the layer plus architectures/rbm's (4 + 2k) V H, or forward + 2 H C backward."""
+def epoch_phase(epoch: int, model: Model) -> str:
+    """The phase label of epoch ``epoch`` (0-based): ``pretrain{l}`` for greedy pretraining of RBM
+    layer l, ``classifier`` after. Phases are different programs (and compiles): the worker times them
+    apart."""
+    layer = phase(epoch, model)
+    return "classifier" if layer is None else f"pretrain{layer}"
+
+
+def phase_flops(model: Model, info: DataInfo) -> list[int]:
+    """Training FLOPs per example of one step of each phase, in schedule order: pretraining RBM l
+    (the up-pass below it, then architectures/rbm's CD count for a V_l x H_l RBM) for l = 0 .. L-1,
+    then the classifier (the whole up-pass, forward only, then the softmax layer by backprop with no
+    input gradient: the RBMs are fixed)."""
     sizes = layer_sizes(model, info)
-    ups = [2 * v * h + h for v, h in itertools.pairwise(sizes)]
-    clf = 2 * sizes[-1] * info.n_classes + info.n_classes
-    fwd = sum(ups) + clf
-    phases = [sum(ups[:l]) + 2 * sizes[l] * sizes[l + 1] * (4 + 2 * model.cd_k) for l in range(len(model.hidden))]
-    phases.append(fwd + 2 * sizes[-1] * info.n_classes)
-    return {"forward": int(fwd), "train": int(np.mean(phases))}
+    ups = [_flops.dense(v, h, input_grad=False)[0] for v, h in itertools.pairwise(sizes)]
+    out = [sum(ups[:l]) + rbm_spec.cd_flops(sizes[l], sizes[l + 1], model.cd_k) for l in range(len(model.hidden))]
+    out.append(sum(ups) + _flops.counts([_flops.dense(sizes[-1], info.n_classes, activation=False, input_grad=False)],
+                                        info.n_classes)["train"])
+    return out
+
+
+def flops_per_example(model: Model, info: DataInfo) -> dict:
+    """Per-example FLOPs by ``FLOPS_CONVENTION``. forward: the up-pass (GEMM, bias, sigmoid per
+    layer) and the classifier. ``phases``: ``phase_flops`` by ``epoch_phase`` label (the worker's
+    FLOP/s weighs each steady epoch by its own phase's count). train: their mean, each phase counted
+    once (a summary, not weighted by its number of epochs)."""
+    sizes = layer_sizes(model, info)
+    fwd = sum(_flops.dense(v, h)[0] for v, h in itertools.pairwise(sizes))
+    fwd += _flops.dense(sizes[-1], info.n_classes, activation=False)[0]
+    per = phase_flops(model, info)
+    labels = [f"pretrain{l}" for l in range(len(model.hidden))] + ["classifier"]
+    return {"forward": int(fwd), "train": int(np.mean(per)), "phases": dict(zip(labels, map(int, per)))}
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

@@ -32,14 +32,18 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from architectures import _shared
+from architectures import _flops, _shared
 from harness.datasets import DataInfo
 
 TASK = "classification"  # "regression" on adding: info.task decides per dataset (see evaluate)
-METRICS = ("accuracy", "mse", "loss")  # evaluate returns the ones that apply to the task
+# evaluate returns the ones that apply to the task (accuracy on classification, mse on regression)
+METRICS = {"accuracy": "higher", "mse": "lower", "loss": "lower"}
 PRIMARY = "accuracy"  # higher is better; absent on regression, where the worker falls back to mse
 DATASETS = ("digits", "digits_unit", "mnist1d", "adding", "mnist")
 DEFAULT_DATASET = "digits"
+# train settings of {architecture: lstm} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.01}
+FLOPS_CONVENTION = "backprop: " + _flops.BACKPROP
 
 
 class Model(BaseModel):
@@ -132,18 +136,20 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Analytic FLOPs (multiply-add = 2). Per step and direction: the two gate GEMMs, the bias,
-    4H gate nonlinearities and 5H for c' = f*c + i*g, tanh(c'), o*tanh(c'). Training ~ 3x forward."""
+    """Per-example FLOPs by ``FLOPS_CONVENTION``. Per step and direction: the two gate GEMMs
+    2*(in+H)*4H, then 17H elementwise: their sum and the bias (8H), the 4H gate nonlinearities and
+    5H for c' = f*c + i*g, tanh(c'), o*tanh(c'); the first layer computes no gradient of its
+    input. ``mean`` readout: one add per output; then the head."""
     steps = info.sequence_shape[0]
     h, ndir = model.hidden, len(directions(model))
-    fwd = 0
+    layers = []
     for l in range(model.layers):
         fan_in = info.sequence_shape[1] if l == 0 else ndir * h
-        fwd += ndir * steps * (2 * (fan_in + h) * 4 * h + 4 * h + 4 * h + 5 * h)
+        layers += [_flops.recurrent(steps, fan_in, h, 4, 17 * h, input_grad=l > 0)] * ndir
     if model.readout == "mean":
-        fwd += steps * ndir * h
-    fwd += 2 * ndir * h * n_out(info) + n_out(info)
-    return {"forward": int(fwd), "train": int(3 * fwd)}
+        layers.append(_flops.layer(0, steps * ndir * h))
+    layers.append(_flops.dense(ndir * h, n_out(info), activation=False))
+    return _flops.counts(layers, n_out(info))
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

@@ -13,14 +13,17 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from architectures import _shared
+from architectures import _flops, _shared
 from harness.datasets import DataInfo
 
 TASK = "classification"
-METRICS = ("accuracy", "loss")
+METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"  # the metric on learning curves; higher is better
 DATASETS = ("digits", "digits_unit", "mnist1d", "toy2d", "mnist")
 DEFAULT_DATASET = "digits"
+# train settings of {architecture: mlp} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.003}
+FLOPS_CONVENTION = "backprop: " + _flops.BACKPROP
 
 
 class Model(BaseModel):
@@ -67,10 +70,13 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Analytic FLOPs (multiply-add = 2). Training ~ 3x forward (forward + two backward GEMMs)."""
+    """Per-example FLOPs by ``FLOPS_CONVENTION``: every dense layer's GEMM, bias and (hidden layers)
+    activation; in training also the loss and the backward pass, the first layer without its input
+    gradient (about 2x forward with one hidden layer, towards 3x when deeper)."""
     sizes = layer_sizes(model, info)
-    fwd = sum(2 * a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    return {"forward": int(fwd), "train": int(3 * fwd)}
+    last = len(sizes) - 2
+    return _flops.counts([_flops.dense(a, b, activation=i < last, input_grad=i > 0)
+                          for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))], info.n_classes)
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

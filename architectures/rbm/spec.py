@@ -37,10 +37,19 @@ from harness.datasets import SPLIT_SEED, DataInfo, stratified_split
 from harness.optim import OptState, apply_update
 
 TASK = "density"
-METRICS = ("log_likelihood", "pseudo_log_likelihood", "recon_error", "feature_accuracy")
+METRICS = {"log_likelihood": "higher", "pseudo_log_likelihood": "higher", "recon_error": "lower",
+           "feature_accuracy": "higher"}
 PRIMARY = "log_likelihood"  # mean nats per example, higher is better
 DATASETS = ("bars_stripes", "digits_binary")
 DEFAULT_DATASET = "bars_stripes"
+# train settings of {architecture: rbm} alone (over harness.config.TrainConfig's defaults)
+# plain SGD: every framework has it
+TRAIN = {"epochs": 500, "batch_size": 14, "optimizer": "sgd", "lr": 0.1}
+FLOPS_CONVENTION = (
+    "CD-k, not backprop; per example, V x H multiply-adds only (2 FLOPs each): p(h|v) (1), the mean-field "
+    "reconstruction for the returned error (1), k Gibbs steps of p(v|h) and p(h|v) (2k), and the positive and "
+    "negative statistics v^T p(h|v), v_k^T p(h|v_k) (2): (4 + 2k) V H. The O(V + H) elementwise work "
+    "(sigmoids, sampling comparisons, biases) and the per-step optimizer update are left out.")
 EXACT_MAX_UNITS = 20  # log Z by enumeration of the smaller layer up to 2^20 states, else AIS
 
 
@@ -249,11 +258,16 @@ def reference_epoch(weights: dict[str, np.ndarray], xb: np.ndarray, yb: np.ndarr
     return trainer.w, mean
 
 
+def cd_flops(n_visible: int, n_hidden: int, cd_k: int) -> int:
+    """FLOPs of one example's CD-k/PCD-k step (``FLOPS_CONVENTION``): (4 + 2k) V H multiply-adds."""
+    return 2 * n_visible * n_hidden * (4 + 2 * cd_k)
+
+
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Multiply-add = 2. Train: p(h|v), the reconstruction, k Gibbs sweeps (2 GEMMs each), and the
-    positive and negative statistics: (4 + 2k) V H multiply-adds per example."""
+    """Per-example FLOPs by ``FLOPS_CONVENTION``: forward p(h|v) is one V x H product; train is
+    ``cd_flops``."""
     vh = int(np.prod(info.input_shape)) * model.hidden
-    return {"forward": 2 * vh + model.hidden, "train": 2 * vh * (4 + 2 * model.cd_k)}
+    return {"forward": 2 * vh, "train": cd_flops(int(np.prod(info.input_shape)), model.hidden, model.cd_k)}
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -37,14 +37,18 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from architectures import _shared
+from architectures import _flops, _shared
 from harness.datasets import DataInfo
 
 TASK = "classification"  # "regression" on adding: info.task decides per dataset (see evaluate)
-METRICS = ("accuracy", "mse", "loss")  # evaluate returns the ones that apply to the task
+# evaluate returns the ones that apply to the task (accuracy on classification, mse on regression)
+METRICS = {"accuracy": "higher", "mse": "lower", "loss": "lower"}
 PRIMARY = "accuracy"  # higher is better; absent on regression, where the worker falls back to mse
 DATASETS = ("digits", "digits_unit", "mnist1d", "adding", "mnist")
 DEFAULT_DATASET = "digits"
+# train settings of {architecture: rnn} alone (over harness.config.TrainConfig's defaults)
+TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.01}
+FLOPS_CONVENTION = "backprop: " + _flops.BACKPROP
 
 GATES = {"simple": 1, "gru": 3}
 
@@ -163,20 +167,21 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
-    """Analytic FLOPs (multiply-add = 2). Per cell step: the two GEMMs 2*(in+H)*G*H plus the
-    elementwise work (simple: bias, add, tanh = 3H; GRU: 3 bias/sum adds of 3H, 3 activations,
-    r*gh_n, and the 4-op state update = 17H). Training ~ 3x forward."""
+    """Per-example FLOPs by ``FLOPS_CONVENTION``. Per cell step and direction: the two GEMMs
+    2*(in+H)*G*H plus the cell's elementwise work (simple: bias, sum, tanh = 3H; GRU: the two 3H
+    bias adds, r and z (sum, sigmoid), n (r*gh_n, sum, tanh) and the 4-op state update = 17H); the
+    first layer computes no gradient of its input. ``mean`` readout: one add per output; the head."""
     steps, features = info.sequence_shape
     h, g, dirs = model.hidden, GATES[model.cell], len(directions(model))
     elementwise = 3 * h if model.cell == "simple" else 17 * h
-    fwd = 0
+    layers = []
     for layer in range(model.layers):
         fan_in = features if layer == 0 else dirs * h
-        fwd += (2 * (fan_in + h) * g * h + elementwise) * steps * dirs
+        layers += [_flops.recurrent(steps, fan_in, h, g, elementwise, input_grad=layer > 0)] * dirs
     if model.readout == "mean":
-        fwd += dirs * h * steps
-    fwd += 2 * dirs * h * n_out(info) + n_out(info)
-    return {"forward": int(fwd), "train": int(3 * fwd)}
+        layers.append(_flops.layer(0, dirs * h * steps))
+    layers.append(_flops.dense(dirs * h, n_out(info), activation=False))
+    return _flops.counts(layers, n_out(info))
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

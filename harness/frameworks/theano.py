@@ -12,7 +12,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.gradient import zero_grad
 
-from architectures._shared import Unsupported
+from harness.errors import Unsupported
 from harness.frameworks import _common
 from harness.frameworks._common import flat32  # noqa: F401  (re-exported for the adapters)
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from architectures._shared import Unsupported
 from harness import gpu
+from harness.errors import Unsupported
 from harness.frameworks import _common
 
 

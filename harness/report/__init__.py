@@ -1,7 +1,6 @@
 """Report v1: one self-contained HTML file (figures inline, no network, every string escaped)."""
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections import Counter
@@ -9,49 +8,30 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from harness import registry, results
-from harness.report import aggregate, figures
-from harness.stats import paired_ratio_ci, summary
+from harness import config as config_mod
+from harness import plan, registry, results
+from harness.report import aggregate, codesize, figures, overview, verdicts
+from harness.report.fmt import ci_text, dropped, fmt_num, interval
+from harness.stats import MIN_PAIRS, level_text, paired_ratio_ci, summary
 
 HERE = Path(__file__).resolve().parent
-WIDE = 0.10  # IQR/median above this: the spread is too wide to rank by this number
+__all__ = ["build", "cell", "fmt_num", "ratio_cell", "auto_text"]
 
 
-def fmt_num(v, unit: str = "") -> str:
-    if v is None:
-        return "–"
-    if unit == "s":
-        if v < 1e-3:
-            return f"{v * 1e6:.0f} µs"
-        if v < 1:
-            return f"{v * 1e3:.1f} ms"
-        return f"{v:.2f} s"
-    if unit == "MB":
-        return f"{v:.0f} MB"
-    if unit == "ex/s":
-        return f"{v:,.0f}/s"
-    if unit == "GFLOP/s":
-        return f"{v / 1e9:.2f}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def cell(s: dict, unit: str = "", rank: bool = True, ci: bool = False) -> dict:
-    """A table cell: the median, its spread (IQR) and a flag when the spread is too wide to rank."""
+def cell(s: dict, unit: str = "", ci: bool = False) -> dict:
+    """A table cell: the median, its spread (IQR), optionally its interval in view, the interval's
+    coverage and method on hover, and how many values were left out (missing or NaN)."""
     if not s or s.get("median") is None:
-        return {"text": "–", "spread": "", "wide": False, "title": "no data"}
-    spread = ""
-    if s["n"] > 1:
-        spread = f"IQR {fmt_num(s['iqr'], unit)}"
-    if ci and s.get("ci") and s["median"]:  # the 95% CI of the median, as ± of the median
-        half = max(s["ci"][1] - s["median"], s["median"] - s["ci"][0]) / abs(s["median"])
-        spread += f" · CI ±{half:.1%}"
-    title = f"n={s['n']}"
-    if s.get("ci"):
-        title += f"; 95% CI of median [{fmt_num(s['ci'][0], unit)}, {fmt_num(s['ci'][1], unit)}]"
-    wide = bool(rank and s["n"] > 1 and s.get("rel_iqr") is not None and s["rel_iqr"] > WIDE)
-    return {"text": fmt_num(s["median"], unit), "spread": spread, "wide": wide, "title": title}
+        return {"text": "—", "spread": "", "title": "no data" + dropped(s)}
+    spread = f"IQR {fmt_num(s['iqr'], unit)}" if s["n"] > 1 else ""
+    iv = s.get("ci")
+    if ci and iv and s["median"]:
+        spread += f" · {ci_text(iv, s['median'])}"
+    title = f"n={s['n']}{dropped(s)}"
+    if iv:
+        title += (f"; {level_text(iv.level)} CI of the median [{fmt_num(iv.low, unit)}, "
+                  f"{fmt_num(iv.high, unit)}] ({iv.method}, n={iv.n})")
+    return {"text": fmt_num(s["median"], unit), "spread": spread, "title": title}
 
 
 def _timed(c: dict, row: dict) -> dict:
@@ -88,61 +68,153 @@ def _target_cell(t: dict) -> str:
             + (f" ({t['reached']}/{t['n']})" if t["reached"] < t["n"] or t["n"] > 1 else ""))
 
 
-def _bench_section(name: str, recs: list[dict], config: dict, peaks: dict | None = None) -> dict:
-    df = aggregate.frame(recs)
-    arch = recs[0]["architecture"]
-    metrics, rows = aggregate.table(df, arch)
-    fastest = None
-    if rows:
-        timed = [r for r in rows if r["epoch_s"]["median"]]
-        fastest = min(timed, key=lambda r: r["epoch_s"]["median"]) if timed else None
-    table_rows = []
-    effs = _efficiency(rows, peaks or {})
+def ratio_cell(b: aggregate.Bench, row: dict, fast: dict | None) -> dict:
+    """Steady epoch time vs the fastest row: the ratio of the two medians shown in the table (sort
+    value ``v``), with the interval of the per-round ratios (paired by round, adjacent in time, so
+    machine drift cancels) labelled with its coverage; "unpaired" with the interval it has when
+    fewer than stats.MIN_PAIRS rounds are in common; "—" for a row without a steady epoch time."""
+    ratio = b.time_ratio(row, fast) if fast is not None else None
+    if ratio is None:
+        return {"text": "—", "v": None, "ci": None, "title": "no steady epoch time" + dropped(row["epoch_s"])}
+    med, f_med = row["epoch_s"]["median"], fast["epoch_s"]["median"]
+    if row is fast:
+        return {"text": "1.00×", "spread": "fastest", "v": 1.0, "ci": None,
+                "title": f"lowest median steady epoch time ({fmt_num(f_med, 's')}): every ratio here is a row's median over it"}
+    p = paired_ratio_ci(b.values(row, "epoch_s"), b.values(fast, "epoch_s"), seq=b.seq) or {}
+    ci, paired = p.get("ci"), bool(p.get("paired"))
+    title = f"{fmt_num(med, 's')} / {fmt_num(f_med, 's')}: the ratio of the medians in this table. "
+    if paired:
+        title += f"Interval of the per-round ratios: {ci.method}, {ci.n} rounds in common"
+    else:
+        title += (f"Unpaired: fewer than {MIN_PAIRS} rounds with a time on both sides; "
+                  + (f"interval: {ci.method}" if ci else "too few values for any interval"))
+    if ci and not ci.low <= ratio <= ci.high:
+        title += "; the ratio of the medians lies outside the per-round ratios' interval (the rounds disagree)"
+    if p.get("n_dropped"):
+        title += f"; {p['n_dropped']} round(s) without a time on both sides left out"
+    spread = interval(ci) + ("" if paired else " unpaired")
+    return {"text": f"{ratio:.2f}×", "spread": spread.strip(), "v": ratio, "ci": ci, "title": title}
 
-    def epoch_by_repeat(row: dict) -> dict:
-        sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
-                 & (df.device == row["device"])]
-        return dict(zip(sel.repeat, sel.epoch_s))
 
-    fastest_times = epoch_by_repeat(fastest) if fastest is not None else None
-    for r, eff in zip(rows, effs):
-        ratio = paired_ratio_ci(epoch_by_repeat(r), fastest_times) if fastest_times is not None else None
-        table_rows.append({
-            "label": f"{registry.DISPLAY.get(r['framework'], r['framework'])}", "mode": r["mode"], "device": r["device"],
-            "n": r["n"], "params": r["params"],
-            "metrics": [cell(r[m], rank=False) for m in metrics],  # seed-to-seed spread of a metric is not noise
-            # the CI of the median in view for the steady epoch (the number to compare); all cells have it on hover
-            "timings": [_timed(cell(r[c[0]], c[3], ci=c[0] == "epoch_s"), r) if c[0] == "epoch_s"
-                        else cell(r[c[0]], c[3]) for c in aggregate.COLUMNS],
-            "efficiency": eff, "target": _target_cell(r["target"]),
-            "ratio": (f"{ratio['ratio']:.2f}×" + (f" [{ratio['ci'][0]:.2f}, {ratio['ci'][1]:.2f}]" if ratio.get("ci") else ""))
-            if ratio else "–",
-        })
-    notes = sorted({(r["framework"], (r.get("extra") or {}).get("notes")) for r in recs
-                    if (r.get("extra") or {}).get("notes")})
-    figs = []
+def auto_text(outcome: tuple[str, int] | None) -> tuple[str, str]:
+    """How a ``repeats: auto`` cell ended (plan.auto_outcomes): (short mark for the n column, full text)."""
+    if not outcome:
+        return "", ""
+    state, n = outcome
+    short = {plan.CONVERGED: "auto ✓", plan.AT_CAP: "auto: at cap", plan.GROWING: "auto: growing"}.get(state, "auto: stopped")
+    return short, {plan.CONVERGED: f"auto: converged at n={n}", plan.AT_CAP: f"auto: stopped at cap (n={n}), not converged",
+                   plan.GROWING: f"auto: not converged yet at n={n} (run incomplete)"}.get(state, f"auto: {state}")
+
+
+def _timing_cells(r: dict) -> dict[str, dict]:
+    """Every timing/memory column's cell, keyed by column; sort value ``v`` = the median."""
+    out = {}
+    for col, _, _, unit, _ in aggregate.COLUMNS:
+        # the interval of the median in view for the steady epoch (the number to compare); all cells have it on hover
+        c = _timed(cell(r[col], unit, ci=True), r) if col == "epoch_s" else cell(r[col], unit)
+        out[col] = {**c, "v": r[col]["median"]}
+    return out
+
+
+def _head(b: aggregate.Bench, devices: bool, target: str | None) -> list[dict]:
+    """Main columns of a benchmark table; everything else folds into the row's detail line."""
+    h = [("mode", "", "l")] + ([("device", "", "l")] if devices else []) + [("n", "repeats", "")]
+    h += [(m, "median", "") for m in b.metrics[:2]]
+    h += [("steady epoch", "median · CI (its coverage)", ""),
+          ("vs fastest", "ratio of medians [CI of per-round ratios, its coverage]", ""),
+          ("peak RSS", "MB", ""), ("code", "lines", "")]
+    h += [("to target", target, "")] if target else []
+    return [{"label": a, "sub": sub, "cls": cls} for a, sub, cls in h]
+
+
+def _n_cell(r: dict, auto: tuple[str, str]) -> dict:
+    """The repeats column: n, and for a ``repeats: auto`` cell how it ended (in full on hover)."""
+    return {"text": str(r["n"]), "v": r["n"], "spread": auto[0],
+            "title": auto[1] + dropped(r["epoch_s"]) if auto[1] else dropped(r["epoch_s"]).strip(" ()")}
+
+
+def _table_row(b: aggregate.Bench, r: dict, ratio: dict, eff: str, devices: bool, target: bool,
+               auto: tuple[str, str] = ("", "")) -> dict:
+    t = _timing_cells(r)
+    main = [{"text": r["mode"], "cls": "l"}] + ([{"text": r["device"], "cls": "l"}] if devices else [])
+    main.append(_n_cell(r, auto))
+    main += [{**cell(r[m]), "v": r[m]["median"]} for m in b.metrics[:2]]
+    loc = codesize.implementation_lines(b.arch, r["framework"])
+    main += [t["epoch_s"], ratio, t["rss_peak_mb"], {"text": "–" if loc is None else str(loc), "v": loc}]
+    main += [{"text": _target_cell(r["target"]), "v": r["target"]["s"]["median"]}] if target else []
+    more = [("repeats", auto[1], "")] if auto[1] else []
+    more += [("params", "{:,}".format(r["params"]) if r["params"] is not None else "–", "")]
+    more += [(m, cell(r[m])["text"], "") for m in b.metrics[2:]]
+    more += [(f"{c[2]} ({c[3]})", t[c[0]]["text"] + (f" · {t[c[0]]['spread']}" if t[c[0]]["spread"] else ""),
+              t[c[0]]["title"]) for c in aggregate.COLUMNS if c[0] not in ("epoch_s", "rss_peak_mb")]
+    more.append(("of GEMM peak", eff, ""))
+    return {"label": registry.DISPLAY.get(r["framework"], r["framework"]), "framework": r["framework"],
+            "colour": figures.colour(r["framework"]), "cells": main, "more": more, "bad": "⚠" in eff,
+            "ratio": ratio, "timings": t}
+
+
+def _table(b: aggregate.Bench, peaks: dict, target: str | None, outcomes: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """(header, rows) of a benchmark's table: each row against the fastest (the lowest median)."""
+    fastest = b.fastest()
+    devices = len({r["device"] for r in b.rows}) > 1
+    rows = []
+    for r, eff in zip(b.rows, _efficiency(b.rows, peaks)):
+        auto = auto_text((outcomes or {}).get((b.name, r["framework"], r["mode"], r["device"])))
+        rows.append(_table_row(b, r, ratio_cell(b, r, fastest), eff, devices, bool(target), auto))
+    return _head(b, devices, target), rows
+
+
+def _tradeoff(b: aggregate.Bench) -> str | None:
+    """The metric/time trade-off figure with its Pareto front."""
+    m = b.primary
+    pts = [{"label": verdicts.label(r), "framework": r["framework"], "mode": r["mode"], "time": r["epoch_s"]["median"],
+            "metric": r[m]["median"], "rss": r["rss_peak_mb"]["median"]}
+           for r in b.rows if m and r["epoch_s"]["median"] and r[m]["median"] is not None]
+    lower = b.lower_is_better(m) if m else False
+    return figures.tradeoff(pts, aggregate.pareto(pts, lower), m or "", lower)
+
+
+def _figures(b: aggregate.Bench) -> list[dict]:
+    figs = [{"title": "trade-off: primary metric against steady epoch time; marker area = peak RSS; "
+                      "dashed line joins the Pareto-optimal rows (nothing else is both faster and better)",
+             "png": _tradeoff(b)}]
     for col, label, unit, log in (("epoch_s", "steady-state epoch time", "s", True), ("rss_peak_mb", "peak RSS", "MB", False)):
-        img = figures.bars(rows, col, label, unit, log)
-        if img:
-            figs.append({"title": label, "png": img})
-    img = figures.curves(recs, metrics[0] if metrics else "metric")
-    if img:
-        figs.append({"title": "learning curves", "png": img})
+        figs.append({"title": label, "png": figures.bars(b.rows, col, label, unit, log)})
+    figs.append({"title": "learning curves", "png": figures.curves(b.records, b.primary or "metric")})
     try:
-        spec = importlib.import_module(f"architectures.{arch}.spec")
-        if hasattr(spec, "report_figures"):  # architecture-specific pictures (reconstructions, filters, ...)
-            for title, png in spec.report_figures([r for r in recs if r.get("status") == "ok"], figures):
-                if png:
-                    figs.append({"title": title, "png": png})
+        spec = registry.spec(b.arch)  # architecture-specific pictures (reconstructions, filters, ...)
+        figs += [{"title": title, "png": png}
+                 for title, png in spec.figures([r for r in b.records if r.get("status") == "ok"], figures)]
     except Exception as e:  # a broken extra figure must not cost the report
         figs.append({"title": f"architecture figures unavailable: {results.one_line(str(e), 150)}", "png": None})
+    return [f for f in figs if f["png"] or "unavailable" in f["title"]]
+
+
+def _bench_section(b: aggregate.Bench, config: dict, peaks: dict | None = None, outcomes: dict | None = None) -> dict:
+    """``outcomes``: how each ``repeats: auto`` cell ended (from ``_auto_info``)."""
+    recs = b.records
+    notes = sorted({(r["framework"], (r.get("extra") or {}).get("notes")) for r in recs
+                    if (r.get("extra") or {}).get("notes")})
     fingerprints = sorted({(r.get("extra") or {}).get("data_fingerprint") for r in recs if r.get("status") == "ok"} - {None})
     targets = {f"{r['target'].get('metric')} {r['target'].get('value')}" for r in recs if r.get("target")}
-    return {"name": name, "arch": arch, "dataset": recs[0]["dataset"], "config": config,
-            "target": next(iter(targets)) if len(targets) == 1 else None,
-            "metrics": metrics, "columns": [(c[2], c[3]) for c in aggregate.COLUMNS], "rows": table_rows,
-            "figures": figs, "notes": notes, "fingerprints": fingerprints,
+    target = next(iter(targets)) if len(targets) == 1 else None
+    head, rows = _table(b, peaks or {}, target, outcomes)
+    return {"name": b.name, "anchor": overview.anchor(b.name), "arch": b.arch, "dataset": recs[0]["dataset"],
+            "config": config, "target": target, "head": head, "rows": rows,
+            "flops_convention": _flops_convention(b.arch),
+            "rss_methods": sorted({(r.get("memory") or {}).get("rss_method") for r in recs} - {None}),
+            "picks": [verdicts.describe(p) for p in verdicts.picks(b)], "claim": verdicts.sklearn_claim(b),
+            "figures": _figures(b), "notes": notes, "fingerprints": fingerprints,
             "statuses": dict(Counter(r["status"] for r in recs))}
+
+
+def _flops_convention(arch: str) -> str | None:
+    """The spec's ``FLOPS_CONVENTION`` (how its training FLOPs are counted), None for an architecture
+    this checkout does not have."""
+    try:
+        return registry.spec(arch).FLOPS_CONVENTION or None
+    except ImportError:
+        return None
 
 
 def _slope(x: list[float], y: list[float]) -> float | None:
@@ -199,34 +271,6 @@ def _sweep_sections(records: list[dict]) -> list[dict]:
     return out
 
 
-def _matrix(records: list[dict]) -> dict:
-    archs = registry.architectures()
-    fws = list(registry.FRAMEWORKS)
-    by = {}
-    for r in records:
-        by.setdefault((r["architecture"], r["framework"]), []).append(r)
-    grid = []
-    for a in archs:
-        row = []
-        for f in fws:
-            rs = by.get((a, f), [])
-            impl = registry.implementation(a, f)
-            if rs:
-                c = Counter(r["status"] for r in rs)
-                ok = c.get("ok", 0)
-                ran = len(rs) - c.get("unsupported", 0)  # a mode the framework lacks is not a failure
-                state = "unsupported" if not ran else ("ok" if ok == ran else ("bad" if ok == 0 else "mixed"))
-                text = f"{ok}/{ran} ok" if state != "unsupported" else "unsupported"
-                title = "; ".join(sorted({r.get("error") or "" for r in rs} - {""}))[:400]
-            else:
-                state = {"implemented": "notrun", "unsupported": "unsupported", "missing": "missing"}[impl.status]
-                text = {"notrun": "not in run", "unsupported": "unsupported", "missing": "—"}[state]
-                title = impl.reason or ""
-            row.append({"state": state, "text": text, "title": title})
-        grid.append({"arch": a, "cells": row})
-    return {"frameworks": [registry.DISPLAY.get(f, f) for f in fws], "rows": grid}
-
-
 def _machine_drift(records: list[dict]) -> dict | None:
     """How much the machine's own speed moved between jobs: the spread of the numpy GEMM probe every
     job takes before its framework import and after its measurements."""
@@ -265,33 +309,59 @@ def _probe_rows(env: dict) -> list[dict]:
     return rows
 
 
-def build(out_dir: Path) -> Path:
-    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
-    out_dir = Path(out_dir)
+def _read(out_dir: Path) -> tuple[results.ReadResult, dict, dict]:
+    """The run's records, env.json and config.json (empty dicts when absent)."""
     res = results.read(out_dir / "results.jsonl")
     env = json.loads((out_dir / "env.json").read_text()) if (out_dir / "env.json").exists() else {}
     config = json.loads((out_dir / "config.json").read_text()) if (out_dir / "config.json").exists() else {}
-    bench_cfg = {}
-    for b in config.get("benchmarks", []):
-        bench_cfg[b.get("name") or f"{b['architecture']}-{b['dataset']}"] = b
+    return res, env, config
+
+
+def _auto_info(config: dict, records: list[dict]) -> tuple[dict, dict]:
+    """For the run's ``repeats: auto`` benchmarks: {name: (min, max)} and plan.auto_outcomes (how
+    each cell ended), from config.json and the records. A config this code cannot read (an older
+    run's) gives neither; the intervals then use the fixed-n rule, and the report still builds."""
+    try:
+        cfg = config_mod.parse(config)
+    except Exception:  # noqa: BLE001  (a report is never lost to an unreadable config)
+        return {}, {}
+    a = cfg.auto_repeats
+    seqs = {cfg.bench_name(i): (a.min, a.max) for i, b in enumerate(cfg.benchmarks)
+            if (b.repeats if b.repeats is not None else cfg.repeats) == "auto"}
+    return seqs, plan.auto_outcomes(cfg, records)
+
+
+def _context(out_dir: Path) -> dict:
+    """Everything the template shows, computed once."""
+    res, env, config = _read(out_dir)
+    bench_cfg = {b.get("name") or f"{b['architecture']}-{b['dataset']}": b for b in config.get("benchmarks", [])}
     by_bench: dict[str, list[dict]] = {}
     for r in res.records:
         by_bench.setdefault(r["benchmark"], []).append(r)
+    seqs, outcomes = _auto_info(config, res.records)
+    benches = [aggregate.bench(n, rs, seqs.get(n)) for n, rs in by_bench.items()]
     peaks = env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}
-    sections = [_bench_section(n, rs, bench_cfg.get(n, {}), peaks) for n, rs in by_bench.items()]
-    problems = [r for r in res.records if r["status"] in ("failed", "timeout")]
-    skipped = _grouped([r for r in res.records if r["status"] in ("skipped", "unsupported")])
+    sections = [_bench_section(b, bench_cfg.get(b.name, {}), peaks, outcomes) for b in benches]
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
     cores = env.get("cores_logical") or os.cpu_count() or 1
-    busy = {"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None
-    drift = _machine_drift(res.records)
-    jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
-    html = jenv.get_template("template.html.j2").render(
-        run=out_dir.name, env=env, config=config, sections=sections, matrix=_matrix(res.records),
+    return dict(
+        run=out_dir.name, env=env, config=config, sections=sections, overview=overview.matrix(benches, res.records),
+        machine=overview.machine_line(env, res.records), counts=overview.counts(res.records),
+        claims=[s["claim"] for s in sections if s["claim"]], colours=figures.FRAMEWORK_COLOURS,
+        claim_ci=verdicts.ci_header([s["claim"] for s in sections if s["claim"]]),
         sweeps=_sweep_sections(res.records), peaks=peaks, probes=_probe_rows(env),
-        problems=problems, skipped=skipped, read_problems=res.problems,
-        counts=dict(Counter(r["status"] for r in res.records)), total=len(res.records),
-        display=registry.DISPLAY, wide=WIDE, busy=busy, drift=drift)
+        problems=[r for r in res.records if r["status"] in ("failed", "timeout")],
+        skipped=_grouped([r for r in res.records if r["status"] in ("skipped", "unsupported")]),
+        read_problems=res.problems, total=len(res.records), display=registry.DISPLAY,
+        busy={"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None,
+        drift=_machine_drift(res.records))
+
+
+def build(out_dir: Path) -> Path:
+    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
+    out_dir = Path(out_dir)
+    jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
+    html = jenv.get_template("template.html.j2").render(**_context(out_dir))
     path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
     tmp.write_text(html, encoding="utf-8")

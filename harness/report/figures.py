@@ -10,15 +10,30 @@ matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-COLORS = {"torch": "#ee4c2c", "tensorflow": "#ff8f00", "jax": "#5e97f6", "flax": "#1a237e", "autograd": "#7cb342",
-          "sklearn": "#f7931e", "theano": "#8e24aa", "minisom": "#00897b"}
+# One fixed colour per framework in every figure and on the page (matplotlib's tab10, assigned by
+# hand so no two frameworks share one; tab10's grey is kept for anything unknown).
+FRAMEWORK_COLOURS = {"torch": "#d62728", "tensorflow": "#ff7f0e", "jax": "#1f77b4", "flax": "#17becf",
+                     "autograd": "#2ca02c", "sklearn": "#8c564b", "theano": "#9467bd", "minisom": "#e377c2"}
+OTHER_COLOUR = "#7f7f7f"
+MODE_MARKERS = {"step": "o", "eager": "o", "epoch": "s", "epoch-xla": "D", "compiled": "^"}
+
+
+def colour(framework: str) -> str:
+    return FRAMEWORK_COLOURS.get(framework, OTHER_COLOUR)
 
 
 def _png(fig) -> str:
+    """The figure as base64 PNG, reduced to a 256-colour palette: about a quarter of the bytes of a
+    full-colour PNG for plots like these, which keeps a full run's report well under 5 MB."""
+    from PIL import Image  # matplotlib's own dependency
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    buf.seek(0)
+    out = io.BytesIO()
+    Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, format="PNG", optimize=True)
+    return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def bars(rows: list[dict], col: str, label: str, unit: str, log: bool = False) -> str | None:
@@ -31,7 +46,7 @@ def bars(rows: list[dict], col: str, label: str, unit: str, log: bool = False) -
     names = [d[0] for d in data]
     med = [d[1] for d in data]
     err = [[d[1] - d[2] for d in data], [d[3] - d[1] for d in data]]
-    ax.barh(names, med, xerr=err, color=[COLORS.get(d[4], "#888") for d in data], capsize=3)
+    ax.barh(names, med, xerr=err, color=[colour(d[4]) for d in data], capsize=3)
     ax.invert_yaxis()
     ax.set_xlabel(f"{label} ({unit}), median over repeats, bars = IQR")
     if log and min(med) > 0 and max(med) / min(med) > 30:
@@ -49,7 +64,7 @@ def curves(records: list[dict], metric_label: str) -> str | None:
     for r in recs:
         key = f"{r['framework']} · {r['mode']}"
         ep = [c["epoch"] for c in r["curve"]]
-        kw = {"color": COLORS.get(r["framework"], "#888"), "alpha": 0.8, "lw": 1.2, "marker": "o" if len(ep) <= 5 else None,
+        kw = {"color": colour(r["framework"]), "alpha": 0.8, "lw": 1.2, "marker": "o" if len(ep) <= 5 else None,
               "ls": "-" if r["mode"] in ("step", "eager") else "--", "label": None if key in seen else key}
         seen.add(key)
         a1.plot(ep, [c.get("metric") for c in r["curve"]], **kw)
@@ -90,7 +105,7 @@ def lines(title: str, series: dict[str, tuple[list, list]], xlabel: str, ylabel:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for name, (x, y) in series.items():
         fw = name.split(" ")[0]
-        ax.plot(x, y, marker="o", ms=3, label=name, color=COLORS.get(fw))
+        ax.plot(x, y, marker="o", ms=3, label=name, color=colour(fw))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -111,11 +126,34 @@ def sweep(panels: list[tuple[str, dict[str, tuple[list, list]]]], xlabel: str, l
     for ax, (title, series) in zip(axes[0], panels):
         for name, (x, y) in series.items():
             fw = name.split(" ")[0]
-            ax.plot(x, y, marker="o", ms=3, label=name, color=COLORS.get(fw), ls="-" if "eager" in name or "step" in name else "--")
+            ax.plot(x, y, marker="o", ms=3, label=name, color=colour(fw), ls="-" if "eager" in name or "step" in name else "--")
         if loglog:
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_title(title, fontsize=9)
     axes[0][0].legend(fontsize=7)
+    return _png(fig)
+
+
+def tradeoff(points: list[dict], front: list[dict], metric: str, lower_better: bool) -> str | None:
+    """Primary metric against steady epoch time (log x) per row, marker area proportional to peak RSS,
+    colour per framework; the Pareto-optimal rows (``front``, sorted by time) joined and named.
+    points: {label, framework, time, metric, rss} with time and metric present."""
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    rss_max = max((p["rss"] or 0) for p in points) or 1.0
+    for p in points:
+        ax.scatter(p["time"], p["metric"], s=25 + 400 * (p["rss"] or 0) / rss_max, color=colour(p["framework"]),
+                   marker=MODE_MARKERS.get(p.get("mode"), "o"), alpha=0.75, edgecolors="black", linewidths=0.5,
+                   label=p["label"], zorder=3)
+    ax.plot([p["time"] for p in front], [p["metric"] for p in front], color="black", lw=1, ls="--", zorder=2)
+    for p in front:
+        ax.annotate(p["label"], (p["time"], p["metric"]), xytext=(4, 4), textcoords="offset points", fontsize=7)
+    ax.set_xscale("log")
+    ax.margins(0.12, 0.15)  # room for the names of the points at the edges
+    ax.set_xlabel("steady epoch time (s, log scale) — left is faster")
+    ax.set_ylabel(f"{metric} ({'lower' if lower_better else 'higher'} is better)")
+    ax.legend(fontsize=6, loc="best", markerscale=0.5, framealpha=0.6)
     return _png(fig)
