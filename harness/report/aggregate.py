@@ -27,7 +27,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
     rows = []
     for r in records:
         row = {k: r.get(k) for k in ("benchmark", "architecture", "dataset", "framework", "mode", "device",
-                                      "repeat", "seed", "status", "error", "params", "node")}
+                                      "repeat", "seed", "status", "error", "params")}
         tgt = r.get("target") or {}
         row["target_reached"] = tgt.get("reached") if tgt else None
         row["target_s"] = tgt.get("train_s") if tgt else None
