@@ -360,6 +360,15 @@ def check_case() -> dict:
     }
 
 
+def check_weights(model: Model, info: DataInfo) -> dict[str, np.ndarray]:
+    """Starting weights of the option check (tests/test_options.py): ``init_weights`` with W ~ N(0, 1).
+    From N(0, 0.01^2) every Gibbs step is a coin flip whatever the chain held, so one epoch of CD
+    and of PCD (``persistent``) would be the same and the check could not tell them apart."""
+    rng = np.random.default_rng(5)
+    w = init_weights(model, info, rng)
+    return {**w, "W": rng.normal(0.0, 1.0, w["W"].shape).astype(np.float32)}
+
+
 def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
     """The first 16 hidden units' filters (columns of W), for the report."""
     W = np.asarray(adapter.get_weights()["W"], np.float64)
