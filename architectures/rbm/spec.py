@@ -44,7 +44,7 @@ DATASETS = ("bars_stripes", "digits_binary")
 DEFAULT_DATASET = "bars_stripes"
 # train settings of {architecture: rbm} alone (over harness.config.TrainConfig's defaults)
 # plain SGD: every framework has it
-TRAIN = {"epochs": 500, "batch_size": 14, "optimizer": "sgd", "lr": 0.1}
+TRAIN = {"epochs": 1000, "batch_size": 14, "optimizer": "sgd", "lr": 0.5}
 FLOPS_CONVENTION = (
     "CD-k, not backprop; per example, V x H multiply-adds only (2 FLOPs each): p(h|v) (1), the mean-field "
     "reconstruction for the returned error (1), k Gibbs steps of p(v|h) and p(h|v) (2k), and the positive and "
