@@ -49,6 +49,8 @@ OPTIONAL: dict[str, Any] = {
     "param_count": None,         # (model, info) -> int, when not the sum over weight_shapes
     "extras": None,              # (adapter, data, model, initial weights) -> dict for the record
     "report_figures": None,      # (records, figures) -> [(caption, html)]
+    "check_weights": None,       # (model, info) -> weights the option checks start from (tests/test_options.py)
+    "check_methods": None,       # (model, x) -> {spec method: args} compared with the adapter's (tests)
 }
 HOOKS = (*REQUIRED, *OPTIONAL)
 

@@ -11,7 +11,15 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import importlib  # noqa: E402
 import json  # noqa: E402
+from types import ModuleType  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from architectures._shared import Unsupported  # noqa: E402
+from harness import registry  # noqa: E402
 
 FIGURES = ROOT / ".pytest_cache" / "annbench-figures.jsonl"
 
@@ -39,3 +47,50 @@ def pytest_collection_modifyitems(config, items):
     """The few slow end-to-end tests (``@pytest.mark.slow``: whole runs of worker processes) first, so
     xdist's two workers start them at once and finish together instead of one worker ending on them."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+# ----------------------------------------------------------------------------- building adapters
+# The one way tests build an adapter, and the framework lists they run over (from the registry).
+#
+# ``build_adapter`` sets the framework's helper up the way the worker does (2 threads, seed 0), runs
+# the mode a request for ``mode`` runs (torch: ``step`` -> ``eager``), and builds from a copy of the
+# weights. A framework that is not installed skips the test; an adapter that raises ``Unsupported``
+# (a setting its framework cannot express) skips it with the adapter's reason, never passes it.
+
+
+def spec_module(arch: str):
+    """The architecture's checked spec (harness.contract.Spec; the module's own helpers reachable)."""
+    return registry.spec(arch)
+
+
+def frameworks(arch: str) -> list[str]:
+    """Frameworks with an implementation of ``arch`` (not declared unsupported), in registry order."""
+    return [fw for fw in registry.FRAMEWORKS if registry.implementation(arch, fw).status == "implemented"]
+
+
+def adapter_module(arch: str, fw: str) -> ModuleType:
+    """``architectures/<arch>/fw_<fw>.py``, imported after its framework's helper is set up."""
+    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
+    from harness.frameworks import helper
+
+    helper(fw).setup(2, 0)
+    return importlib.import_module(f"architectures.{arch}.fw_{fw}")
+
+
+def build_adapter(arch: str, fw: str, model, info, train=None, mode: str = "step",
+                  weights: dict[str, np.ndarray] | None = None, seed: int = 0):
+    """-> (adapter, weights): ``arch`` in ``fw`` built from a copy of ``weights`` (default: the spec's
+    ``init_weights`` drawn from ``default_rng(seed)``), in the mode a request for ``mode`` runs."""
+    mod = adapter_module(arch, fw)
+    if weights is None:
+        weights = spec_module(arch).init_weights(model, info, np.random.default_rng(seed))
+    if train is None:
+        from harness.config import TrainConfig
+
+        train = TrainConfig()
+    try:
+        ad = mod.Adapter(model, info, train, mode=registry.modes(arch, fw).resolve(mode), device="cpu", seed=0)
+        ad.build({k: v.copy() for k, v in weights.items()})
+    except Unsupported as e:  # a setting this framework cannot express: reported, not passed
+        pytest.skip(f"unsupported: {e}")
+    return ad, weights

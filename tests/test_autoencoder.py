@@ -3,29 +3,19 @@ reference on every framework that can express them, scikit-learn's refusals, its
 harness batch, and the harness-drawn masking noise."""
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 from architectures._shared import Unsupported, reference_steps
 from architectures.autoencoder import spec
-from harness import registry
+from conftest import build_adapter, frameworks
 
-FRAMEWORKS = ("torch", "tensorflow", "jax", "flax", "autograd", "theano")  # sklearn cannot tie weights
+FRAMEWORKS = frameworks("autoencoder")  # scikit-learn cannot tie weights: its variants skip, with the reason
 VARIANTS = {"tied": {"tied": True}, "tied-sigmoid-out-relu": {"tied": True, "output": "sigmoid", "activation": "relu"}}
 
 
 def _adapter(fw, case, train):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.autoencoder.fw_{fw}")
-    weights = spec.init_weights(case["model"], case["info"], np.random.default_rng(0))
-    ad = mod.Adapter(case["model"], case["info"], train, mode=registry.modes("autoencoder", fw).resolve("step"), device="cpu", seed=0)
-    ad.build({k: v.copy() for k, v in weights.items()})
-    return ad, weights
+    return build_adapter("autoencoder", fw, case["model"], case["info"], train)
 
 
 def _epoch(case):

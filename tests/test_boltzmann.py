@@ -2,19 +2,17 @@
 against the numpy reference for the variants the check case does not cover."""
 from __future__ import annotations
 
-import importlib
 import itertools
 
 import numpy as np
 import pytest
 
 from architectures.boltzmann import spec
-from harness import registry
+from conftest import build_adapter, frameworks
 from harness.config import TrainConfig
 from harness.datasets import DataInfo, bars_and_stripes
 
-FRAMEWORKS = [f for f in registry.FRAMEWORKS
-              if registry.implementation("boltzmann", f).status == "implemented"]
+FRAMEWORKS = frameworks("boltzmann")
 
 
 def _random_weights(n: int, seed: int = 0, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -76,14 +74,7 @@ def test_likelihood_rises_on_bars_and_stripes():
 
 
 def _adapter(fw: str, model: spec.Model, info: DataInfo, train: TrainConfig, w0: dict[str, np.ndarray]):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.boltzmann.fw_{fw}")
-    ad = mod.Adapter(model, info, train, mode=registry.modes("boltzmann", fw).resolve("step"), device="cpu", seed=0)
-    ad.build({k: v.copy() for k, v in w0.items()})
-    return ad
+    return build_adapter("boltzmann", fw, model, info, train, weights=w0)[0]
 
 
 VARIANTS = {

@@ -7,19 +7,18 @@ spec's geometry helpers and validate() directly.
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 from architectures._shared import reference_steps
 from architectures.cnn import spec
+from conftest import build_adapter, frameworks
 from harness import registry
 from harness.batching import epoch_batches
 from harness.config import TrainConfig
 from harness.datasets import DataInfo
 
-FWS = [f for f in registry.FRAMEWORKS if registry.implementation("cnn", f).status == "implemented"]
+FWS = frameworks("cnn")
 MODEL_1D = spec.Model(conv=[spec.ConvLayer(channels=3, kernel=3, stride=2, padding=1, pool=2),
                             spec.ConvLayer(channels=2, kernel=2, padding=1)], dense=[4], activation="tanh")
 INFO_1D = DataInfo(name="check1d", input_shape=(13,), task="classification", n_classes=3, sequence_shape=(13, 1))
@@ -28,21 +27,9 @@ MODEL_2D = spec.Model(conv=[spec.ConvLayer(channels=2, kernel=3, padding=1, pool
 INFO_2D = DataInfo(name="check2d", input_shape=(35,), task="classification", n_classes=3, image_shape=(5, 7))
 
 
-def _module(fw):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    return importlib.import_module(f"architectures.cnn.fw_{fw}")
-
-
 def _make(fw, model, info, train=None, mode="step"):
-    mod = _module(fw)
-    weights = spec.init_weights(model, info, np.random.default_rng(1))
     train = train or TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9)
-    ad = mod.Adapter(model, info, train, mode=registry.modes("cnn", fw).resolve(mode), device="cpu", seed=0)
-    ad.build({k: v.copy() for k, v in weights.items()})
-    return ad, weights
+    return build_adapter("cnn", fw, model, info, train, mode, seed=1)
 
 
 def _x(info, n=6):
@@ -70,7 +57,7 @@ def test_train_epoch_1d_matches_reference(fw):
     train = TrainConfig(optimizer="adam", lr=0.01)
     x, y = _x(INFO_1D, 8), np.random.default_rng(4).integers(0, 3, 8)
     xb, yb = epoch_batches(x, y, 4, np.arange(8))
-    for mode in _module(fw).Adapter.MODES:
+    for mode in registry.modes("cnn", fw).modes:
         ad, w = _make(fw, MODEL_1D, INFO_1D, train, mode)
         ad.train_epoch(xb, yb)
         ref = reference_steps(lambda ww, xx, yy: spec.loss(ww, xx, yy, MODEL_1D), w, xb, yb, train)

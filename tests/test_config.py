@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import record_figure
-from harness import config, runner
+from harness import config, plan, registry, runner
 from harness.cli import app
 
 BAD = sorted((Path(__file__).parent / "bad_configs").glob("*.yaml"))
@@ -58,8 +58,14 @@ def test_yaml_tags_never_execute(tmp_path):
 
 @pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
 def test_shipped_configs_are_valid(path: Path):
+    """Each shipped config validates, names every benchmark once, and plans jobs for every one of them
+    (a benchmark that expands to no job would silently drop out of the run)."""
     cfg = config.load(path)
-    assert cfg.benchmarks
+    names = [cfg.bench_name(i) for i in range(len(cfg.benchmarks))]
+    assert len(set(names)) == len(names), f"repeated benchmark names: {names}"
+    jobs = plan.expand(cfg, "r")
+    assert {j.benchmark for j in jobs} == set(names)
+    assert {j.architecture for j in jobs} <= set(registry.architectures())
 
 
 def test_defaults_and_names():

@@ -2,17 +2,15 @@
 pretraining, then the classifier), the config validation, and the phase bookkeeping."""
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
-from architectures._shared import Unsupported
 from architectures.dbn import spec
+from conftest import build_adapter, frameworks
 from harness import registry
 from harness.config import TrainConfig
 
-FRAMEWORKS = [i.framework for i in registry.matrix() if i.architecture == "dbn" and i.status == "implemented"]
+FRAMEWORKS = frameworks("dbn")
 
 VARIANTS = {  # (model, train); pretrain_epochs=2 carries optimizer and PCD state across epochs
     "pcd1-sgd": (spec.Model(hidden=[5, 4], cd_k=1, persistent=True, pretrain_epochs=2),
@@ -31,17 +29,7 @@ OTHER_MODES = [(fw, m) for fw in FRAMEWORKS for m in registry.modes("dbn", fw).m
 
 
 def _adapter(fw, model, info, train, weights, mode="step"):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.dbn.fw_{fw}")
-    try:
-        ad = mod.Adapter(model, info, train, mode=registry.modes("dbn", fw).resolve(mode), device="cpu", seed=0)
-        ad.build({k: v.copy() for k, v in weights.items()})
-    except Unsupported as e:
-        pytest.skip(f"unsupported: {e}")
-    return ad
+    return build_adapter("dbn", fw, model, info, train, mode, weights)[0]
 
 
 def _epoch(case, model, epoch):

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from conftest import record_figure
+from harness import registry
 from harness.config import TrainConfig
 from harness.datasets import DataInfo
 
@@ -103,7 +104,7 @@ def batch_inputs(arch: str, info: DataInfo, rng: np.random.Generator) -> tuple:
 
 @pytest.mark.parametrize("arch,kw,info", _cases(), ids=[f"{c[0]}-{i}" for i, c in enumerate(_cases())])
 def test_backprop_flops_match_xla(arch, kw, info, monkeypatch):
-    spec = importlib.import_module(f"architectures.{arch}.spec")
+    spec = registry.spec(arch)
     fw = importlib.import_module(f"architectures.{arch}.fw_jax")
     model = spec.Model(**kw)
     got = capture_loss(fw, monkeypatch)
@@ -215,7 +216,7 @@ def test_sampling_model_formulas_on_tiny_sizes():
 @pytest.mark.parametrize("arch", ["mlp", "cnn", "rnn", "lstm", "autoencoder", "dbn", "rbm", "boltzmann",
                                   "hopfield", "som"])
 def test_every_spec_states_its_convention(arch):
-    spec = importlib.import_module(f"architectures.{arch}.spec")
+    spec = registry.spec(arch)
     assert isinstance(spec.FLOPS_CONVENTION, str) and len(spec.FLOPS_CONVENTION) > 80
     assert "FLOP" in spec.FLOPS_CONVENTION
 

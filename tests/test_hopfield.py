@@ -5,18 +5,15 @@ exact and recall must match the numpy reference bit for bit, sync and async alik
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 from architectures.hopfield import spec
-from harness import registry
+from conftest import build_adapter, frameworks
 from harness.config import TrainConfig
 from harness.datasets import DataInfo
 
-FRAMEWORKS = [f for f in registry.FRAMEWORKS
-              if registry.implementation("hopfield", f).status == "implemented"]
+FRAMEWORKS = frameworks("hopfield")
 N = 64
 
 
@@ -25,15 +22,8 @@ def _patterns(p: int, n: int = N, seed: int = 0) -> np.ndarray:
 
 
 def _adapter(fw: str, model: spec.Model, n: int = N, name: str = "check"):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.hopfield.fw_{fw}")
     info = DataInfo(name=name, input_shape=(n,), task="patterns")
-    ad = mod.Adapter(model, info, TrainConfig(epochs=1), mode=registry.modes("hopfield", fw).resolve("step"), device="cpu", seed=0)
-    ad.build(spec.init_weights(model, info, np.random.default_rng(0)))
-    return ad
+    return build_adapter("hopfield", fw, model, info, TrainConfig(epochs=1))[0]
 
 
 def _stored(fw: str, model: spec.Model, pats: np.ndarray, name: str = "check"):

@@ -6,20 +6,19 @@ each against the numpy reference forward and one reference epoch (finite differe
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 from architectures import _shared
 from architectures.lstm import spec
+from conftest import build_adapter, frameworks
 from harness import registry
 from harness.batching import epoch_batches
 from harness.config import TrainConfig
 from harness.datasets import DataInfo
 from harness.optim import OptState, apply_update
 
-FWS = [i.framework for i in registry.matrix() if i.architecture == "lstm" and i.status == "implemented"]
+FWS = frameworks("lstm")
 
 CLS = DataInfo(name="cls", input_shape=(10,), task="classification", n_classes=3, sequence_shape=(5, 2))
 REG = DataInfo(name="adding", input_shape=(10,), task="regression", n_outputs=1, sequence_shape=(5, 2))
@@ -52,19 +51,12 @@ def _reference_epoch(w0, xb, yb, model, train):
 
 
 def _check(variant: str, fw: str, mode: str) -> None:
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
     model, info, train = VARIANTS[variant]
     x, y = _data(info)
-    w0 = spec.init_weights(model, info, np.random.default_rng(0))
-    mod = importlib.import_module(f"architectures.lstm.fw_{fw}")
     mode = registry.modes("lstm", fw).resolve(mode)  # torch runs "step" as "eager"
-    if mode not in mod.Adapter.MODES:
+    if mode not in registry.modes("lstm", fw).modes:
         pytest.skip(f"{fw} has no {mode} mode")
-    ad = mod.Adapter(model, info, train, mode=mode, device="cpu", seed=0)
-    ad.build({k: v.copy() for k, v in w0.items()})
+    ad, w0 = build_adapter("lstm", fw, model, info, train, mode)
 
     out = ad.predict(x)
     np.testing.assert_allclose(out, spec.forward(w0, x, model), rtol=1e-4, atol=1e-5)

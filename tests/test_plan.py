@@ -15,10 +15,19 @@ def _cfg(**kw) -> config.RunConfig:
     return config.parse(data)
 
 
-def test_config_accepts_exactly_the_registry_modes():
-    import typing
-
-    assert typing.get_args(config.Mode) == registry.MODE_NAMES
+def test_mode_names_are_exactly_the_modes_the_adapters_declare():
+    """registry.MODE_NAMES (what a config accepts) against the adapter files themselves: every mode an
+    Adapter declares or aliases is a known name, and every known name is run or aliased by some adapter."""
+    declared = set()
+    for i in registry.matrix():
+        if i.status == "implemented":
+            table = registry.modes(i.architecture, i.framework)
+            declared |= set(table.modes) | set(table.aliases) | set(table.aliases.values())
+    assert declared == set(registry.MODE_NAMES)
+    for mode in sorted(declared):  # the config accepts each of them, and refuses a name no adapter has
+        assert _cfg(modes=[mode]).modes == [mode]
+    with pytest.raises(config.ConfigError, match="modes"):
+        _cfg(modes=["warp"])
 
 
 def test_modes_are_read_without_import_and_aliases_resolve():

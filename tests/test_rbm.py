@@ -3,7 +3,6 @@ bars-and-stripes, and every framework against the reference in the settings the 
 does not cover (CD-k, momentum, Adam, weight decay, PCD across epochs)."""
 from __future__ import annotations
 
-import importlib
 import itertools
 
 import numpy as np
@@ -11,11 +10,12 @@ import pytest
 
 from architectures._shared import Unsupported
 from architectures.rbm import spec
-from harness import datasets, registry
+from conftest import build_adapter, frameworks
+from harness import datasets
 from harness.batching import epoch_permutation
 from harness.config import TrainConfig
 
-FRAMEWORKS = [i.framework for i in registry.matrix() if i.architecture == "rbm" and i.status == "implemented"]
+FRAMEWORKS = frameworks("rbm")
 OPTIMUM = -np.log(14.0)  # 3x3 bars-and-stripes: uniform over its 14 patterns
 
 
@@ -135,17 +135,7 @@ VARIANTS = {  # (model, train): what each framework must follow, two epochs each
 
 
 def _adapter(fw, model, info, train, weights):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.rbm.fw_{fw}")
-    try:
-        ad = mod.Adapter(model, info, train, mode=registry.modes("rbm", fw).resolve("step"), device="cpu", seed=0)
-        ad.build({k: v.copy() for k, v in weights.items()})
-    except Unsupported as e:
-        pytest.skip(f"unsupported: {e}")
-    return ad
+    return build_adapter("rbm", fw, model, info, train, weights=weights)[0]
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -6,19 +6,18 @@ forward check and one reference epoch each, on tiny models so finite differences
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 from architectures._shared import reference_steps
 from architectures.rnn import spec
+from conftest import adapter_module, build_adapter, frameworks
 from harness import registry
 from harness.batching import epoch_batches
 from harness.config import TrainConfig
 from harness.datasets import DataInfo
 
-FRAMEWORKS = [f for f in registry.FRAMEWORKS if registry.implementation("rnn", f).status == "implemented"]
+FRAMEWORKS = frameworks("rnn")
 
 VARIANTS = {
     "simple-uni-last": dict(cell="simple", hidden=3, layers=1, bidirectional=False, readout="last"),
@@ -45,19 +44,12 @@ def _case(name: str) -> dict:
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_rnn_variant_matches_reference(fw, variant):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.rnn.fw_{fw}")
     case = _case(variant)
     model, info, x, y = case["model"], case["info"], case["x"], case["y"]
     train = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9)
-    w0 = spec.init_weights(model, info, np.random.default_rng(0))
+    ad, w0 = build_adapter("rnn", fw, model, info, train)
     assert sum(v.size for v in w0.values()) == registry.spec("rnn").params(model, info)
 
-    ad = mod.Adapter(model, info, train, mode=registry.modes("rnn", fw).resolve("step"), device="cpu", seed=0)
-    ad.build({k: v.copy() for k, v in w0.items()})
     np.testing.assert_allclose(ad.predict(x), spec.forward(w0, x, model), rtol=1e-4, atol=1e-5)
 
     xb, yb = epoch_batches(x, y, 4, np.arange(len(x)))
@@ -76,20 +68,14 @@ def test_rnn_variant_matches_reference(fw, variant):
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)
 def test_rnn_epoch_mode_matches_step_mode(fw):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.rnn.fw_{fw}")
+    mod = adapter_module("rnn", fw)
     if "epoch" not in mod.Adapter.MODES:
         pytest.skip(f"{fw} runs only {mod.Adapter.MODES}")
     case = _case("gru-bi-last-adding")
-    w0 = spec.init_weights(case["model"], case["info"], np.random.default_rng(0))
     xb, yb = epoch_batches(case["x"], case["y"], 4, np.arange(len(case["x"])))
     runs = []
     for mode in ("step", "epoch"):
-        ad = mod.Adapter(case["model"], case["info"], TrainConfig(optimizer="adam", lr=0.01), mode=mode)
-        ad.build({k: v.copy() for k, v in w0.items()})
+        ad, _ = build_adapter("rnn", fw, case["model"], case["info"], TrainConfig(optimizer="adam", lr=0.01), mode)
         runs.append((ad.train_epoch(xb, yb), ad.get_weights()))
     (l1, w1), (l2, w2) = runs
     assert l1 == pytest.approx(l2, rel=1e-5)

@@ -3,16 +3,14 @@ algorithm and linear decay against the reference on every framework (over two ep
 iteration count carries across ``train_epoch`` calls), and the issue's acceptance bar on digits."""
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 from architectures.som import spec
-from harness import registry
+from conftest import build_adapter, frameworks
 from harness.batching import epoch_batches, epoch_permutation
 
-FRAMEWORKS = ("torch", "tensorflow", "jax", "flax", "autograd", "theano", "minisom")
+FRAMEWORKS = frameworks("som")
 VARIANTS = {"batch": {"algorithm": "batch"}, "linear": {"decay": "linear"},
             "batch-linear": {"algorithm": "batch", "decay": "linear"}}
 
@@ -20,14 +18,7 @@ minisom = pytest.importorskip("minisom")
 
 
 def _adapter(fw, model, info, train, weights):
-    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
-    from harness.frameworks import helper
-
-    helper(fw).setup(2, 0)
-    mod = importlib.import_module(f"architectures.som.fw_{fw}")
-    ad = mod.Adapter(model, info, train, mode=registry.modes("som", fw).resolve("step"), device="cpu", seed=0)
-    ad.build({k: v.copy() for k, v in weights.items()})
-    return ad
+    return build_adapter("som", fw, model, info, train, weights=weights)[0]
 
 
 def _minisom(model, d, w):

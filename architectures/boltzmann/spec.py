@@ -259,3 +259,12 @@ def check_case() -> dict:
         "trains": [TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9),
                    TrainConfig(optimizer="adam", lr=0.05)],
     }
+
+
+def check_weights(model: Model, info: DataInfo) -> dict[str, np.ndarray]:
+    """Starting weights of the option check (tests/test_options.py): symmetric couplings N(0, 2^2), zero
+    diagonal, b = 0. From N(0, INIT_STD^2) two Gibbs sweeps forget where the chains started, so one
+    epoch with persistent chains and one with chains started at the data (``persistent``) would match."""
+    n = n_units(model, info)
+    upper = np.triu(np.random.default_rng(5).normal(0.0, 2.0, size=(n, n)), k=1)
+    return {"W": (upper + upper.T).astype(np.float32), "b": np.zeros(n, np.float32)}

@@ -270,3 +270,12 @@ def check_case() -> dict:
         "batch_size": 4,
         "trains": [TrainConfig(optimizer="sgd", lr=0.1, momentum=0.0)],
     }
+
+
+def check_weights(model: Model, info: DataInfo) -> dict[str, np.ndarray]:
+    """Starting weights of the option check (tests/test_options.py): ``init_weights`` with every
+    ``rbm{l}.W`` ~ N(0, 1), so that CD and PCD (``persistent``) pretrain differently in one epoch
+    (from N(0, 0.01^2) every Gibbs step is a coin flip whatever the chain held)."""
+    rng = np.random.default_rng(5)
+    w = init_weights(model, info, rng)
+    return {k: rng.normal(0.0, 1.0, v.shape).astype(np.float32) if k.endswith(".W") else v for k, v in w.items()}

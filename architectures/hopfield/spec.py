@@ -267,6 +267,15 @@ def check_case() -> dict:
     }
 
 
+def check_methods(model: Model, x: np.ndarray) -> dict[str, tuple]:
+    """What ``model.recall`` acts on, for the option check (tests/test_options.py): the adapter's
+    ``recall(*args)`` is compared with this module's ``recall(weights, *args)``, from copies of x
+    (n, N) with a quarter of the bits flipped, over 4 updates or sweeps."""
+    steps = 4
+    probes = corrupt(to_pm1(x), 0.25, 0).astype(np.float32)
+    return {"recall": (probes, steps, model.recall, sweep_order(steps, probes.shape[1]))}
+
+
 def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
     """Pictures for the report: up to 4 stored patterns, corrupted at 20%, and what recall made of them."""
     targets = to_pm1(data.x_test[:4])
