@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import registry
+from harness import gpu, registry
 from harness.jobenv import REPO, job_env
 
 
@@ -23,24 +22,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def gpus() -> list[dict]:
-    """NVIDIA GPUs from nvidia-smi (empty when there is none or no driver)."""
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return []
-    try:
-        out = subprocess.run([smi, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout
-    except (subprocess.SubprocessError, OSError):
-        return []
-    rows = []
-    for line in out.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 3:
-            rows.append({"name": parts[0], "memory": parts[1], "driver": parts[2]})
-    return rows
 
 
 def git_commit() -> str | None:
@@ -106,7 +87,7 @@ def collect(cfg=None, gemm: bool = True, progress=None) -> dict:
         "cpu": cpu_model(), "cores_logical": os.cpu_count(), "cores_physical": psutil.cpu_count(logical=False),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "gpus": gpus(), "os": platform.platform(), "python": platform.python_version(),
+        "gpus": gpu.gpus(), "os": platform.platform(), "python": platform.python_version(),
         "numpy": np.__version__,
         "frameworks": {fw: registry.version(fw) for fw in registry.FRAMEWORKS},
         "git_commit": git_commit(), "argv": sys.argv,

@@ -3,6 +3,8 @@
 (their cuda jobs are ``unsupported``, with the reason, at planning time)."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 from functools import lru_cache
 
 # Frameworks that compute with numpy or their own C code on the host: no device to put work on.
@@ -29,9 +31,7 @@ def cpu_only_reason(framework: str) -> str | None:
 @lru_cache(maxsize=1)
 def no_gpu_reason() -> str | None:
     """None when nvidia-smi lists at least one GPU here, else the one line a skipped cuda job records."""
-    from harness import envinfo
-
-    if envinfo.gpus():
+    if gpus():
         return None
     return ("no CUDA GPU on this machine (nvidia-smi is missing or lists none): cuda jobs need an NVIDIA GPU "
             "and the CUDA builds of the frameworks (make setup-gpu)")
@@ -39,7 +39,23 @@ def no_gpu_reason() -> str | None:
 
 def driver_version() -> str | None:
     """The NVIDIA driver's version from nvidia-smi (the frameworks do not report it); None without one."""
-    from harness import envinfo
-
-    found = envinfo.gpus()
+    found = gpus()
     return found[0]["driver"] if found else None
+
+
+def gpus() -> list[dict]:
+    """NVIDIA GPUs from nvidia-smi (empty when there is none or no driver)."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run([smi, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (subprocess.SubprocessError, OSError):
+        return []
+    rows = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            rows.append({"name": parts[0], "memory": parts[1], "driver": parts[2]})
+    return rows
