@@ -31,7 +31,7 @@ TASK = "reconstruction"
 METRICS = ("recon_mse", "loss")
 PRIMARY = "recon_mse"  # the metric on learning curves
 HIGHER_IS_BETTER = False  # lower reconstruction error is better
-DATASETS = ("digits", "digits_unit", "mnist1d", "mnist")
+DATASETS = ("digits", "digits_unit", "mnist1d", "mnist", "mnist5k")
 DEFAULT_DATASET = "digits_unit"
 
 

@@ -34,7 +34,7 @@ from harness.optim import OptState, apply_update
 TASK = "classification"
 METRICS = ("accuracy", "loss")
 PRIMARY = "accuracy"
-DATASETS = ("digits_binary",)
+DATASETS = ("digits_binary", "mnist5k_binary", "mnist_binary")
 DEFAULT_DATASET = "digits_binary"
 # No timing-only epochs past train.epochs (harness/worker.py): they would all be classifier epochs,
 # while the steady epochs they extend mix pretraining and classifier phases.

@@ -45,7 +45,7 @@ from harness.datasets import DataInfo
 TASK = "associative_memory"
 METRICS = ("bit_accuracy", "pattern_recall")
 PRIMARY = "pattern_recall"
-DATASETS = ("random_patterns", "digits_binary")
+DATASETS = ("random_patterns", "digits_binary", "mnist5k_prototypes", "mnist_prototypes")
 DEFAULT_DATASET = "random_patterns"
 
 HEADLINE_NOISE = 0.1  # fraction of bits flipped for the primary ``bit_accuracy`` / ``pattern_recall``

@@ -19,7 +19,7 @@ from harness.datasets import DataInfo
 TASK = "classification"
 METRICS = ("accuracy", "loss")
 PRIMARY = "accuracy"  # the metric on learning curves; higher is better
-DATASETS = ("digits", "digits_unit", "mnist1d", "toy2d", "mnist")
+DATASETS = ("digits", "digits_unit", "mnist1d", "toy2d", "mnist", "mnist5k")
 DEFAULT_DATASET = "digits"
 
 

@@ -39,7 +39,7 @@ from harness.optim import OptState, apply_update
 TASK = "density"
 METRICS = ("log_likelihood", "pseudo_log_likelihood", "recon_error", "feature_accuracy")
 PRIMARY = "log_likelihood"  # mean nats per example, higher is better
-DATASETS = ("bars_stripes", "digits_binary")
+DATASETS = ("bars_stripes", "digits_binary", "mnist5k_binary", "mnist_binary")
 DEFAULT_DATASET = "bars_stripes"
 EXACT_MAX_UNITS = 20  # log Z by enumeration of the smaller layer up to 2^20 states, else AIS
 

@@ -43,7 +43,7 @@ from harness.datasets import DataInfo
 TASK = "classification"  # "regression" on adding: info.task decides per dataset (see evaluate)
 METRICS = ("accuracy", "mse", "loss")  # evaluate returns the ones that apply to the task
 PRIMARY = "accuracy"  # higher is better; absent on regression, where the worker falls back to mse
-DATASETS = ("digits", "digits_unit", "mnist1d", "adding", "mnist")
+DATASETS = ("digits", "digits_unit", "mnist1d", "adding", "mnist", "mnist5k")
 DEFAULT_DATASET = "digits"
 
 GATES = {"simple": 1, "gru": 3}

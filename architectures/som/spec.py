@@ -60,7 +60,7 @@ HIGHER_IS_BETTER = False  # both errors: lower is better
 # No timing-only epochs past train.epochs (harness/worker.py): the neighbourhood and learning-rate
 # schedule runs over T = train.epochs * iterations per epoch and ends there.
 EXTRA_TIMING = False
-DATASETS = ("digits_unit", "digits", "toy2d")
+DATASETS = ("digits_unit", "digits", "toy2d", "mnist5k", "mnist")
 DEFAULT_DATASET = "digits_unit"  # digits pixels scaled to [0, 1]
 
 TOPO_THRESHOLD = 1.42  # MiniSom: best two units farther apart than this are not adjacent (sqrt(2) < 1.42)
