@@ -161,6 +161,8 @@ def run_job(job: dict) -> dict:
     rss_base = measure.rss_mb()
     base.update(params=params, flops_per_example=flops,
                 extra={"data_fingerprint": data.fingerprint(), "notes": getattr(Adapter, "NOTES", ""),
+                       # analytic floor of a training step's memory, shown beside the peak RSS
+                       "memory_estimate": _shared.memory_estimate_mb(spec, model, data.info, train),
                        "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test))})
 
     helper.reset_gpu_peak()
@@ -186,7 +188,9 @@ def run_job(job: dict) -> dict:
             epoch_times.append(dt)
             if loss is None or not math.isfinite(loss):
                 raise Diverged(f"diverged: training loss {loss} at epoch {epoch + 1}")
-            m = spec.evaluate(adapter, data.x_test, data.y_test, model)  # untimed: outside dt
+            # untimed: outside dt. A spec may give the learning curve a cheaper evaluation than the
+            # final one (``evaluate_epoch``: e.g. the RBM at 784 x 256 skips its slow diagnostics)
+            m = getattr(spec, "evaluate_epoch", spec.evaluate)(adapter, data.x_test, data.y_test, model)
             target.update(m, epoch + 1, float(sum(epoch_times)))
             curve.append({"epoch": epoch + 1, "loss": float(loss), "metric": _primary(spec, m),
                           "seconds": float(sum(epoch_times))})

@@ -114,6 +114,13 @@ def make_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarray, 
     return clean * keep, clean  # bool mask keeps float32
 
 
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop: the input and every layer's pre-activation and output,
+    encoder and mirrored decoder."""
+    sizes = encoder_sizes(model, info)
+    return int(sizes[0] + 2 * (sum(sizes[1:]) + sum(sizes[:-1])))
+
+
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     """Analytic FLOPs (multiply-add = 2). Training ~ 3x forward (forward + two backward GEMMs)."""
     sizes = encoder_sizes(model, info)

@@ -183,6 +183,15 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
     return _shared.softmax_xent(forward(weights, x, model), y)
 
 
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop: the input; per conv block the convolution's output before
+    and after the activation and the pooled map; per dense layer its pre-activation and output."""
+    n = int(np.prod(spatial_shape(info)))
+    for layer, (conv, pooled) in zip(model.conv, block_shapes(model, info)):
+        n += layer.channels * (2 * int(np.prod(conv)) + (int(np.prod(pooled)) if layer.pool > 1 else 0))
+    return int(n + 2 * (sum(model.dense) + info.n_classes))
+
+
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     """Analytic FLOPs (multiply-add = 2, bias add = 1, as in mlp; activations and pools not counted).
     Conv: (2 * k^d * cin + 1) * cout per output position. Training ~ 3x forward."""

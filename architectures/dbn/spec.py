@@ -207,6 +207,15 @@ def reference_epoch(weights: dict[str, np.ndarray], xb: np.ndarray, yb: np.ndarr
     return trainer.w, mean
 
 
+def activation_count(model: Model, info: DataInfo) -> int:
+    """The largest phase: an RBM layer's CD-k step (architectures/rbm) on top of the up-pass below
+    it, or the classifier's up-pass, logits and softmax."""
+    sizes = layer_sizes(model, info)
+    phases = [sum(sizes[:l + 1]) + rbm_spec.activation_count(rbm_model(model, l), DataInfo(
+        name="layer", input_shape=(sizes[l],), task="binary")) for l in range(len(model.hidden))]
+    return int(max(*phases, sum(sizes) + 2 * info.n_classes))
+
+
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     """Multiply-add = 2. forward: the up-pass and the classifier. train: the mean over the L
     pretraining phases and the classifier phase (each counted once) of one example's step: the

@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.datasets import DataInfo
 
 TASK = "associative_memory"
+TRAINS_WITH_OPTIMIZER = False  # storage rules: no gradients or optimizer slots (memory estimate)
 METRICS = ("bit_accuracy", "pattern_recall")
 PRIMARY = "pattern_recall"
 DATASETS = ("random_patterns", "digits_binary", "mnist5k_prototypes", "mnist_prototypes")

@@ -131,6 +131,16 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
     return _shared.mse(out, y) if is_regression(y) else _shared.softmax_xent(out, y)
 
 
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop through time: per step, layer and direction the input,
+    the four gates before and after their nonlinearity (8H), the cell, tanh(cell) and the output (3H);
+    then the head."""
+    steps, feat = info.sequence_shape
+    h, ndir = model.hidden, len(directions(model))
+    per_step = sum(ndir * ((feat if l == 0 else ndir * h) + 11 * h) for l in range(model.layers))
+    return int(steps * per_step + 2 * n_out(info))
+
+
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     """Analytic FLOPs (multiply-add = 2). Per step and direction: the two gate GEMMs, the bias,
     4H gate nonlinearities and 5H for c' = f*c + i*g, tanh(c'), o*tanh(c'). Training ~ 3x forward."""

@@ -73,6 +73,13 @@ def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     return {"forward": int(fwd), "train": int(3 * fwd)}
 
 
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop: the input, each hidden layer's pre-activation and
+    output, the logits and their softmax."""
+    sizes = layer_sizes(model, info)
+    return int(sizes[0] + 2 * sum(sizes[1:]))
+
+
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:
     return _shared.classification_metrics(adapter.predict(x), y)
 

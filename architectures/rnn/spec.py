@@ -162,6 +162,15 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
     return _shared.softmax_xent(out, y) if is_classification(y) else _shared.mse(out, y)
 
 
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop through time: per step, layer and direction the input,
+    the gate pre-activations and outputs (2 x gates x H) and the new state; then the head."""
+    steps, feat = info.sequence_shape
+    h, g, ndir = model.hidden, GATES[model.cell], len(directions(model))
+    per_step = sum(ndir * ((feat if l == 0 else ndir * h) + 2 * g * h + h) for l in range(model.layers))
+    return int(steps * per_step + 2 * n_out(info))
+
+
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     """Analytic FLOPs (multiply-add = 2). Per cell step: the two GEMMs 2*(in+H)*G*H plus the
     elementwise work (simple: bias, add, tanh = 3H; GRU: 3 bias/sum adds of 3H, 3 activations,

@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.datasets import DataInfo
 
 TASK = "clustering"
+TRAINS_WITH_OPTIMIZER = False  # its own update rule: no gradients or optimizer slots (memory estimate)
 METRICS = ("quantization_error", "topographic_error")
 PRIMARY = "quantization_error"
 HIGHER_IS_BETTER = False  # both errors: lower is better

@@ -8,9 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from harness import registry, results
-from harness.report import aggregate, figures
+from harness.report import aggregate, figures, scale
 from harness.stats import paired_ratio_ci, summary
 
 HERE = Path(__file__).resolve().parent
@@ -265,10 +266,12 @@ def _probe_rows(env: dict) -> list[dict]:
     return rows
 
 
-def build(out_dir: Path) -> Path:
-    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
+def build(out_dir: Path, baseline: Path | None = None) -> Path:
+    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path.
+    ``baseline``: a small-size run directory, for the scale section's rank table."""
     out_dir = Path(out_dir)
     res = results.read(out_dir / "results.jsonl")
+    base_recs = results.read(Path(baseline) / "results.jsonl").records if baseline else None
     env = json.loads((out_dir / "env.json").read_text()) if (out_dir / "env.json").exists() else {}
     config = json.loads((out_dir / "config.json").read_text()) if (out_dir / "config.json").exists() else {}
     bench_cfg = {}
@@ -291,7 +294,8 @@ def build(out_dir: Path) -> Path:
         sweeps=_sweep_sections(res.records), peaks=peaks, probes=_probe_rows(env),
         problems=problems, skipped=skipped, read_problems=res.problems,
         counts=dict(Counter(r["status"] for r in res.records)), total=len(res.records),
-        display=registry.DISPLAY, wide=WIDE, busy=busy, drift=drift)
+        display=registry.DISPLAY, wide=WIDE, busy=busy, drift=drift,
+        scale_html=Markup(scale.section(res.records, base_recs)))  # already escaped there
     path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
     tmp.write_text(html, encoding="utf-8")
