@@ -75,9 +75,12 @@ def test_mnist5k_prototypes_are_ten_distinct_binary_class_means():
     assert p.x_train.shape == (10, 784) and set(np.unique(p.x_train)) == {0.0, 1.0}
     np.testing.assert_array_equal(p.x_train, p.x_test)
     assert p.y_train.tolist() == list(range(10)) and p.info.task == "patterns"
-    mean3 = b.x_train[b.y_train == 3].mean(axis=0) >= 0.5
-    np.testing.assert_array_equal(p.x_train[3], mean3.astype(np.float32))
+    means = np.stack([b.x_train[b.y_train == c].astype(np.float64).mean(axis=0) for c in range(10)])
+    np.testing.assert_array_equal(p.x_train[3], (means[3] > means.mean(axis=0)).astype(np.float32))
     assert len({r.tobytes() for r in p.x_train}) == 10
+    s = 2 * p.x_train - 1  # as +-1: centring keeps the patterns far from identical
+    overlap = s @ s.T / 784
+    assert overlap[~np.eye(10, dtype=bool)].mean() < 0.5
 
 
 def _write_idx(path, arr: np.ndarray) -> None:
