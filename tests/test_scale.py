@@ -122,3 +122,20 @@ def test_mode_pick_all_keeps_every_mode():
     assert sorted(j.mode for j in plan.expand(cfg, "t")) == ["epoch", "step"]
     cfg.mode_pick = "first"
     assert [j.mode for j in plan.expand(cfg, "t")] == ["epoch"]
+
+
+def test_worker_records_the_memory_estimate_beside_the_peak_rss():
+    from harness import worker
+
+    cfg = config.parse({"name": "t", "repeats": 1, "frameworks": ["autograd"], "min_timed_s": 0,
+                        "benchmarks": [{"architecture": "mlp", "dataset": "toy2d", "model": {"hidden": [8]},
+                                        "train": {"epochs": 2, "batch_size": 50}}]})
+    (job,) = plan.expand(cfg, "t")
+    rec = worker.run_job(job.to_dict())
+    assert rec["status"] == "ok", rec.get("error")
+    est = rec["extra"]["memory_estimate"]
+    params = 2 * 8 + 8 + 8 * 2 + 2
+    assert est["params_mb"] == pytest.approx(params * 4 / 2**20, abs=1e-3) and est["total_mb"] > 0
+    assert rec["memory"]["rss_peak_mb"] > 0
+    (row,) = scale.memory_rows([rec])
+    assert row["estimate_mb"] == est["total_mb"]
