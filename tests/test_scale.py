@@ -124,8 +124,10 @@ def test_mode_pick_all_keeps_every_mode():
     assert [j.mode for j in plan.expand(cfg, "t")] == ["epoch"]
 
 
-def test_worker_records_the_memory_estimate_beside_the_peak_rss():
-    from harness import worker
+def test_worker_records_the_memory_estimate_beside_the_peak_rss(tmp_path):
+    import json
+
+    from harness import report, worker
 
     cfg = config.parse({"name": "t", "repeats": 1, "frameworks": ["autograd"], "min_timed_s": 0,
                         "benchmarks": [{"architecture": "mlp", "dataset": "toy2d", "model": {"hidden": [8]},
@@ -139,3 +141,6 @@ def test_worker_records_the_memory_estimate_beside_the_peak_rss():
     assert rec["memory"]["rss_peak_mb"] > 0
     (row,) = scale.memory_rows([rec])
     assert row["estimate_mb"] == est["total_mb"]
+    (tmp_path / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    html = report.build(tmp_path, baseline=tmp_path).read_text()  # the hook: the report's scale section
+    assert 'id="scale"' in html and "added / estimate" in html and "rank realistic" in html
