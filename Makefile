@@ -6,11 +6,13 @@ STAMP := $(VENV)/.annbench-installed
 CONFIG ?= configs/default.yaml
 JOBS ?= 2
 
-.PHONY: setup setup-gpu bench quick test report lint clean faults help
+.PHONY: setup setup-gpu bench bench-realistic bench-sweeps quick test report lint clean faults help
 
 help:
 	@echo "make bench   - run $(CONFIG) and print the report path (sets up .venv if needed)"
 	@echo "make test    - run the test suite (sets up .venv if needed)"
+	@echo "make bench-realistic - every architecture at realistic size on mnist5k (configs/realistic.yaml)"
+	@echo "make bench-sweeps    - MLP width and batch-size sweeps, every framework and mode (configs/sweeps.yaml)"
 	@echo "make quick   - seconds-long smoke run (configs/quick.yaml)"
 	@echo "make report RUN=results/<dir> - rebuild a report"
 	@echo "make lint    - ruff"
@@ -46,6 +48,13 @@ setup-gpu:
 
 bench: $(STAMP)
 	$(VENV)/bin/annbench run $(CONFIG)
+
+# For the small-vs-realistic rank table: annbench report <realistic run> --baseline <make bench run>
+bench-realistic: $(STAMP)
+	$(VENV)/bin/annbench run configs/realistic.yaml
+
+bench-sweeps: $(STAMP)
+	$(VENV)/bin/annbench run configs/sweeps.yaml
 
 quick: $(STAMP)
 	$(VENV)/bin/annbench run configs/quick.yaml

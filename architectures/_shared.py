@@ -96,3 +96,29 @@ def reference_steps(loss: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarra
         grads = fd_gradient(lambda ww: loss({**w, **ww}, x, y), sub)
         w, state = apply_update(w, grads, train, state)
     return w
+
+
+def activation_count(spec, model, info) -> int:
+    """Floats one example keeps alive through a training step (the forward values backprop needs):
+    the spec's ``activation_count`` (``spec``: a harness.contract.Spec) where it defines one, else
+    the input twice (a value and its gradient) twice over, a floor for one-layer models."""
+    if spec.activation_count is not None:
+        return int(spec.activation_count(model, info))
+    return 2 * int(np.prod(info.input_shape)) * 2
+
+
+def memory_estimate_mb(spec, model, info, train) -> dict[str, float]:
+    """Analytic memory of a training step in float32 (MiB): the weights, their gradients and the
+    optimizer's slots (Adam 2, SGD with momentum 1, plain SGD 0; none for rules without an optimizer,
+    ``TRAINS_WITH_OPTIMIZER = False``), and the activations of one batch (``activation_count`` x
+    batch). A floor: a framework that holds several times this holds copies (caches, compiled
+    buffers, its runtime) beyond what the model needs; the interpreter and the framework's own
+    import come on top and show in the record's ``rss_base_mb``."""
+    params = spec.params(model, info)
+    optimized = spec.TRAINS_WITH_OPTIMIZER
+    slots = (2 if train.optimizer == "adam" else int(train.momentum > 0)) if optimized else 0
+    mib = 4 / 2**20
+    parts = {"params_mb": params * mib, "grads_mb": params * mib if optimized else 0.0,
+             "optimizer_mb": slots * params * mib,
+             "activations_mb": activation_count(spec, model, info) * train.batch_size * mib}
+    return {**{k: round(v, 3) for k, v in parts.items()}, "total_mb": round(sum(parts.values()), 3)}

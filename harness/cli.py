@@ -218,13 +218,16 @@ def _check_names(fws: Optional[list[str]], archs: Optional[list[str]]) -> None:
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="A run directory holding results.jsonl.")) -> None:
+def report(run_dir: Path = typer.Argument(..., help="A run directory holding results.jsonl."),
+           baseline: Path | None = typer.Option(None, "--baseline", help="A small-size run (e.g. make bench) "
+                                                "whose ranks the scale section sets beside this run's.")) -> None:
     """(Re)build report.html from a run directory's records."""
     from harness import report as reportmod
 
-    if not (run_dir / "results.jsonl").exists():
-        fail(f"{run_dir}: no results.jsonl here")
-    console.print(f"report: {reportmod.build(run_dir)}")
+    for d in (run_dir, baseline):
+        if d is not None and not (d / "results.jsonl").exists():
+            fail(f"{d}: no results.jsonl here")
+    console.print(f"report: {reportmod.build(run_dir, baseline)}")
 
 
 @app.command("list")

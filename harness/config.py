@@ -103,6 +103,7 @@ class Benchmark(Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     frameworks: list[str] | None = Field(None, min_length=1)
     modes: list[Mode] | None = Field(None, min_length=1)
+    mode_pick: Literal["all", "first"] | None = None  # overrides the run's mode_pick
     timeout_s: float | None = Field(None, gt=0, le=86_400)
     min_timed_s: float | None = Field(None, ge=0, le=3600)  # overrides the run's min_timed_s
     repeats: Repeats | None = None  # overrides the run's repeats for this benchmark
@@ -172,6 +173,9 @@ class RunConfig(Strict):
     devices: list[Literal["cpu", "cuda"]] = Field(default_factory=lambda: ["cpu"], min_length=1)
     threads: int = Field(2, gt=0, le=1024)
     modes: list[Mode] = Field(default_factory=lambda: ["step"], min_length=1)
+    # all: every framework runs each of ``modes`` it has; first: only the first of ``modes`` it has (after
+    # aliases), so the list reads as an order of preference (configs/realistic.yaml: one job per framework)
+    mode_pick: Literal["all", "first"] = "all"
     timeout_s: float = Field(600.0, gt=0, le=86_400)
     # Steady-state timing goes on past train.epochs (timing-only epochs, after the metrics are taken)
     # until the steady epochs add up to this many seconds. On the 2-core VM single 1.5 ms epochs spread

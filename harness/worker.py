@@ -145,6 +145,7 @@ def prepare(job: dict) -> Job:
 
 def load(j: Job) -> None:
     """The data, model, train settings and the canonical initial weights (from the seed alone)."""
+    from architectures import _shared
     from harness import datasets
     from harness.config import TrainConfig
 
@@ -156,6 +157,8 @@ def load(j: Job) -> None:
     j.base.update(params=spec.params(j.model, j.data.info),
                   flops_per_example=spec.flops_per_example(j.model, j.data.info),
                   extra={"data_fingerprint": j.data.fingerprint(), "notes": getattr(j.Adapter, "NOTES", ""),
+                         # analytic floor of a training step's memory, shown beside the peak RSS
+                         "memory_estimate": _shared.memory_estimate_mb(spec, j.model, j.data.info, j.train),
                          "n_train": int(len(j.data.x_train)), "n_test": int(len(j.data.x_test))})
 
 
@@ -193,7 +196,9 @@ def train(j: Job, adapter) -> Training:
         run.phases.append(_phase(spec, epoch, model))
         if loss is None or not math.isfinite(loss):
             raise Diverged(f"diverged: training loss {loss} at epoch {epoch + 1}")
-        m = spec.evaluate(adapter, data.x_test, data.y_test, model)  # untimed: outside dt
+        # untimed: outside dt. A spec may give the learning curve a cheaper evaluation than the final
+        # one (``evaluate_epoch``: the RBM at 784 x 256 skips its slow diagnostics)
+        m = (spec.evaluate_epoch or spec.evaluate)(adapter, data.x_test, data.y_test, model)
         run.target.update(m, epoch + 1, float(sum(run.times)))
         run.curve.append({"epoch": epoch + 1, "loss": float(loss), "metric": spec.primary(m),
                           "seconds": float(sum(run.times)), **({"phase": run.phases[-1]} if spec.epoch_phase else {})})

@@ -30,7 +30,7 @@ from harness.datasets import DataInfo
 TASK = "reconstruction"
 METRICS = {"recon_mse": "lower", "loss": "lower"}
 PRIMARY = "recon_mse"  # the metric on learning curves
-DATASETS = ("digits", "digits_unit", "mnist1d", "mnist")
+DATASETS = ("digits", "digits_unit", "mnist1d", "mnist", "mnist5k")
 DEFAULT_DATASET = "digits_unit"
 # train settings of {architecture: autoencoder} alone (over harness.config.TrainConfig's defaults)
 TRAIN = {"epochs": 15, "batch_size": 32, "optimizer": "adam", "lr": 0.01}
@@ -114,6 +114,13 @@ def make_epoch(x: np.ndarray, y: np.ndarray, batch_size: int, perm: np.ndarray, 
         return clean, clean
     keep = rng.random(clean.shape) >= model.noise
     return clean * keep, clean  # bool mask keeps float32
+
+
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop: the input and every layer's pre-activation and output,
+    encoder and mirrored decoder."""
+    sizes = encoder_sizes(model, info)
+    return int(sizes[0] + 2 * (sum(sizes[1:]) + sum(sizes[:-1])))
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:

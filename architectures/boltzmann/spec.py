@@ -46,7 +46,7 @@ from harness.optim import OptState, apply_update
 TASK = "density"
 METRICS = {"log_likelihood": "higher"}
 PRIMARY = "log_likelihood"
-DATASETS = ("bars_stripes",)
+DATASETS = ("bars_stripes", "mnist5k_binary")  # mnist5k_binary: downsample (data.side) to <= 20 units
 DEFAULT_DATASET = "bars_stripes"
 # train settings of {architecture: boltzmann} alone (over harness.config.TrainConfig's defaults)
 # 14 patterns: one batch an epoch
@@ -99,7 +99,7 @@ def validate(model: Model, info: DataInfo, train) -> str | None:
     n = n_units(model, info)
     if n > MAX_UNITS:
         return (f"model.hidden: exact log-likelihood enumerates 2^(V+H) states; V + H = {n} exceeds "
-                f"{MAX_UNITS}")
+                f"{MAX_UNITS}" + (" (downsample the images: data.side, e.g. 4 for 16 visibles)" if info.image_shape else ""))
     return None
 
 

@@ -32,7 +32,7 @@ from harness.datasets import DataInfo
 TASK = "classification"
 METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"  # the metric on learning curves; higher is better
-DATASETS = ("digits", "digits_unit", "mnist1d", "mnist")
+DATASETS = ("digits", "digits_unit", "mnist1d", "mnist", "mnist5k")
 DEFAULT_DATASET = "digits"
 # train settings of {architecture: cnn} alone (over harness.config.TrainConfig's defaults)
 TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.003}
@@ -184,6 +184,15 @@ def forward(weights: dict[str, np.ndarray], x: np.ndarray, model: Model) -> np.n
 
 def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Model) -> float:
     return _shared.softmax_xent(forward(weights, x, model), y)
+
+
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop: the input; per conv block the convolution's output before
+    and after the activation and the pooled map; per dense layer its pre-activation and output."""
+    n = int(np.prod(spatial_shape(info)))
+    for layer, (conv, pooled) in zip(model.conv, block_shapes(model, info)):
+        n += layer.channels * (2 * int(np.prod(conv)) + (int(np.prod(pooled)) if layer.pool > 1 else 0))
+    return int(n + 2 * (sum(model.dense) + info.n_classes))
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:

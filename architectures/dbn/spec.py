@@ -34,7 +34,7 @@ from harness.optim import OptState, apply_update
 TASK = "classification"
 METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"
-DATASETS = ("digits_binary",)
+DATASETS = ("digits_binary", "mnist5k_binary", "mnist_binary")
 DEFAULT_DATASET = "digits_binary"
 # train settings of {architecture: dbn} alone (over harness.config.TrainConfig's defaults)
 # 2 x 5 pretraining + 10 classifier epochs
@@ -214,6 +214,15 @@ def reference_epoch(weights: dict[str, np.ndarray], xb: np.ndarray, yb: np.ndarr
     trainer = Trainer(weights, model, train)
     mean = trainer.epoch(xb, yb)
     return trainer.w, mean
+
+
+def activation_count(model: Model, info: DataInfo) -> int:
+    """The largest phase: an RBM layer's CD-k step (architectures/rbm) on top of the up-pass below
+    it, or the classifier's up-pass, logits and softmax."""
+    sizes = layer_sizes(model, info)
+    phases = [sum(sizes[:l + 1]) + rbm_spec.activation_count(rbm_model(model, l), DataInfo(
+        name="layer", input_shape=(sizes[l],), task="binary")) for l in range(len(model.hidden))]
+    return int(max(*phases, sum(sizes) + 2 * info.n_classes))
 
 
 def epoch_phase(epoch: int, model: Model) -> str:

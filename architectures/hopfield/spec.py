@@ -43,9 +43,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.datasets import DataInfo
 
 TASK = "associative_memory"
+TRAINS_WITH_OPTIMIZER = False  # storage rules: no gradients or optimizer slots (memory estimate)
 METRICS = {"bit_accuracy": "higher", "pattern_recall": "higher"}
 PRIMARY = "pattern_recall"
-DATASETS = ("random_patterns", "digits_binary")
+DATASETS = ("random_patterns", "digits_binary", "mnist5k_prototypes", "mnist_prototypes")
 DEFAULT_DATASET = "random_patterns"
 # train settings of {architecture: hopfield} alone (over harness.config.TrainConfig's defaults)
 # stores every pattern in one pass

@@ -39,7 +39,7 @@ TASK = "classification"  # "regression" on adding: info.task decides per dataset
 # evaluate returns the ones that apply to the task (accuracy on classification, mse on regression)
 METRICS = {"accuracy": "higher", "mse": "lower", "loss": "lower"}
 PRIMARY = "accuracy"  # higher is better; absent on regression, where the worker falls back to mse
-DATASETS = ("digits", "digits_unit", "mnist1d", "adding", "mnist")
+DATASETS = ("digits", "digits_unit", "mnist1d", "adding", "mnist", "mnist5k")
 DEFAULT_DATASET = "digits"
 # train settings of {architecture: lstm} alone (over harness.config.TrainConfig's defaults)
 TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.01}
@@ -133,6 +133,16 @@ def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, model: Mo
     """Mean softmax cross-entropy for integer labels y (N,); mean squared error for float y (N, out)."""
     out = forward(weights, x, model)
     return _shared.mse(out, y) if is_regression(y) else _shared.softmax_xent(out, y)
+
+
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop through time: per step, layer and direction the input,
+    the four gates before and after their nonlinearity (8H), the cell, tanh(cell) and the output (3H);
+    then the head."""
+    steps, feat = info.sequence_shape
+    h, ndir = model.hidden, len(directions(model))
+    per_step = sum(ndir * ((feat if l == 0 else ndir * h) + 11 * h) for l in range(model.layers))
+    return int(steps * per_step + 2 * n_out(info))
 
 
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:

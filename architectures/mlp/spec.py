@@ -19,7 +19,7 @@ from harness.datasets import DataInfo
 TASK = "classification"
 METRICS = {"accuracy": "higher", "loss": "lower"}
 PRIMARY = "accuracy"  # the metric on learning curves; higher is better
-DATASETS = ("digits", "digits_unit", "mnist1d", "toy2d", "mnist")
+DATASETS = ("digits", "digits_unit", "mnist1d", "toy2d", "mnist", "mnist5k")
 DEFAULT_DATASET = "digits"
 # train settings of {architecture: mlp} alone (over harness.config.TrainConfig's defaults)
 TRAIN = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 0.003}
@@ -77,6 +77,13 @@ def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     last = len(sizes) - 2
     return _flops.counts([_flops.dense(a, b, activation=i < last, input_grad=i > 0)
                           for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))], info.n_classes)
+
+
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example kept for backprop: the input, each hidden layer's pre-activation and
+    output, the logits and their softmax."""
+    sizes = layer_sizes(model, info)
+    return int(sizes[0] + 2 * sum(sizes[1:]))
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:

@@ -40,7 +40,7 @@ TASK = "density"
 METRICS = {"log_likelihood": "higher", "pseudo_log_likelihood": "higher", "recon_error": "lower",
            "feature_accuracy": "higher"}
 PRIMARY = "log_likelihood"  # mean nats per example, higher is better
-DATASETS = ("bars_stripes", "digits_binary")
+DATASETS = ("bars_stripes", "digits_binary", "mnist5k_binary", "mnist_binary")
 DEFAULT_DATASET = "bars_stripes"
 # train settings of {architecture: rbm} alone (over harness.config.TrainConfig's defaults)
 # plain SGD: every framework has it
@@ -51,6 +51,9 @@ FLOPS_CONVENTION = (
     "negative statistics v^T p(h|v), v_k^T p(h|v_k) (2): (4 + 2k) V H. The O(V + H) elementwise work "
     "(sigmoids, sampling comparisons, biases) and the per-step optimizer update are left out.")
 EXACT_MAX_UNITS = 20  # log Z by enumeration of the smaller layer up to 2^20 states, else AIS
+AIS_CURVE_RUNS = 16  # AIS runs of the per-epoch (learning-curve) estimate; the final one uses 64
+PLL_MAX_ROWS = 250  # the pseudo-log-likelihood of models with V H > PLL_ALL_ROWS_MAX_VH: first 250 rows
+PLL_ALL_ROWS_MAX_VH = 1 << 16
 
 
 class Model(BaseModel):
@@ -140,16 +143,16 @@ def log_likelihood(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, v: np.ndarra
     return float(np.mean(-free_energy(W, b_v, b_h, np.asarray(v, np.float64))) - log_z)
 
 
-def ais_log_partition(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, *, n_runs: int = 100,
-                      n_betas: int = 1000, base_b_v: np.ndarray | None = None, seed: int = 0) -> float:
-    """Annealed importance sampling estimate of log Z (Salakhutdinov & Murray, 2008), seeded.
+def ais_log_weights(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, *, n_runs: int = 100,
+                    n_betas: int = 1000, base_b_v: np.ndarray | None = None,
+                    seed: int = 0) -> tuple[np.ndarray, float]:
+    """Annealed importance sampling (Salakhutdinov & Murray, 2008), seeded: the log importance
+    weights of the ``n_runs`` runs (n_runs,) and log Z_A of the base model.
 
     Base model: visible biases ``base_b_v`` (default 0, i.e. uniform), no couplings; its hidden
     units are kept so log Z_A = H ln 2 + sum softplus(base_b_v). Intermediate models
     log f_b(v) = (1-b) v.base_b_v + b v.b_v + sum_j softplus(b (b_h + v W)_j) for b on
-    linspace(0, 1, n_betas), each followed by one Gibbs sweep (h then v) at that b. The estimate is
-    log Z_A + log mean exp(log w) over the runs (unbiased in Z, so slightly low in log Z on average).
-    """
+    linspace(0, 1, n_betas), each followed by one Gibbs sweep (h then v) at that b."""
     W, b_v, b_h = (np.asarray(a, np.float64) for a in (W, b_v, b_h))
     n_v, n_h = W.shape
     a = np.zeros(n_v) if base_b_v is None else np.asarray(base_b_v, np.float64)
@@ -163,8 +166,25 @@ def ais_log_partition(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, *, n_runs
         if beta < 1.0:  # the transition leaving model `beta` invariant
             h = (rng.random((n_runs, n_h)) < sigmoid(beta * act)).astype(np.float64)
             v = (rng.random((n_runs, n_v)) < sigmoid((1 - beta) * a + beta * (h @ W.T + b_v))).astype(np.float64)
-    log_z_a = n_h * np.log(2.0) + softplus(a).sum()
-    return float(log_z_a + logsumexp(log_w) - np.log(n_runs))
+    return log_w, float(n_h * np.log(2.0) + softplus(a).sum())
+
+
+def ais_estimate(log_w: np.ndarray, log_z_a: float) -> tuple[float, float]:
+    """(log Z estimate, its standard error in nats) from AIS log weights: log Z_A + log mean w, and
+    the delta-method error std(w) / (sqrt(n) mean(w)) of that log (w scaled by its maximum, so no
+    overflow). The estimate of Z is unbiased, so log Z is slightly low on average (Jensen), and the
+    error bar is itself an estimate: too small when no run found a mode the others missed."""
+    w = np.exp(log_w - log_w.max())
+    n = len(w)
+    se = float(w.std(ddof=1) / (np.sqrt(n) * w.mean())) if n > 1 else float("inf")
+    return float(log_z_a + logsumexp(log_w) - np.log(n)), se
+
+
+def ais_log_partition(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, *, n_runs: int = 100,
+                      n_betas: int = 1000, base_b_v: np.ndarray | None = None, seed: int = 0) -> float:
+    """The AIS estimate of log Z (``ais_log_weights``, ``ais_estimate``), without its error bar."""
+    return ais_estimate(*ais_log_weights(W, b_v, b_h, n_runs=n_runs, n_betas=n_betas, base_b_v=base_b_v,
+                                         seed=seed))[0]
 
 
 def pseudo_log_likelihood(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, v: np.ndarray,
@@ -263,6 +283,13 @@ def cd_flops(n_visible: int, n_hidden: int, cd_k: int) -> int:
     return 2 * n_visible * n_hidden * (4 + 2 * cd_k)
 
 
+def activation_count(model: Model, info: DataInfo) -> int:
+    """Floats per example alive in a CD-k step: v, p(h|v), the reconstruction, and per Gibbs step
+    the sampled v_k, p(h|v_k) and h_k; plus the step's uniforms (noise_width)."""
+    v, h = int(np.prod(info.input_shape)), model.hidden
+    return int(2 * v + h + model.cd_k * (v + 2 * h) + noise_width(v, h, model.cd_k))
+
+
 def flops_per_example(model: Model, info: DataInfo) -> dict[str, int]:
     """Per-example FLOPs by ``FLOPS_CONVENTION``: forward p(h|v) is one V x H product; train is
     ``cd_flops``."""
@@ -311,20 +338,26 @@ def _pixel_accuracy(x: np.ndarray, y: np.ndarray) -> float:
     return _PIXEL_ACCURACY[key]
 
 
-def log_likelihood_estimate(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, x: np.ndarray) -> float:
-    """Exact mean log-likelihood when min(V, H) <= EXACT_MAX_UNITS, else with AIS log Z (base
-    model: the data's base rates; 64 runs, 500 temperatures, seed 0: ~0.1 s for 64 x 64 units,
-    cheap enough to run after every epoch, typically within a few hundredths of a nat)."""
+def log_likelihood_estimate(W: np.ndarray, b_v: np.ndarray, b_h: np.ndarray, x: np.ndarray,
+                            n_runs: int = 64) -> tuple[float, float | None]:
+    """(mean log-likelihood, its standard error): exact (error None) when min(V, H) <=
+    EXACT_MAX_UNITS, else with the AIS log Z (base model: the data's base rates; ``n_runs`` runs, 500
+    temperatures, seed 0: ~0.1 s for 64 x 64 units, a few seconds for 784 x 256), whose standard error
+    is the only error of the estimate (the mean free energy of x is exact)."""
     if min(W.shape) <= EXACT_MAX_UNITS:
-        return log_likelihood(W, b_v, b_h, x)
+        return log_likelihood(W, b_v, b_h, x), None
     p = np.clip(x.mean(axis=0), 1e-3, 1 - 1e-3)
-    log_z = ais_log_partition(W, b_v, b_h, n_runs=64, n_betas=500, base_b_v=np.log(p / (1 - p)))
-    return log_likelihood(W, b_v, b_h, x, log_z=log_z)
+    log_w, log_z_a = ais_log_weights(W, b_v, b_h, n_runs=n_runs, n_betas=500, base_b_v=np.log(p / (1 - p)))
+    log_z, se = ais_estimate(log_w, log_z_a)
+    return log_likelihood(W, b_v, b_h, x, log_z=log_z), se
 
 
 def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:
     """Metrics in numpy from ``adapter.get_weights()`` on held-out x (N, V).
 
+    pseudo_log_likelihood: over all rows of x, or the first PLL_MAX_ROWS where V H > PLL_ALL_ROWS_MAX_VH.
+    log_likelihood_se: the standard error of the AIS estimate (nats) where log Z cannot be
+    enumerated (min(V, H) > EXACT_MAX_UNITS, e.g. 784 x 256), None where it is exact.
     feature_accuracy: softmax regression on p(h|v) fitted on a fixed stratified half of the given
     (test) data and scored on the other half (evaluate sees only test data); ``pixel_accuracy`` is
     the same classifier on the raw pixels, for comparison (computed once per data set). Both are
@@ -332,14 +365,32 @@ def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, f
     W, b_v, b_h = _f64(adapter.get_weights())
     x = np.asarray(x, np.float64).reshape(len(x), -1)
     y = np.asarray(y, np.int64)
-    out = {"log_likelihood": log_likelihood_estimate(W, b_v, b_h, x),
-           "pseudo_log_likelihood": pseudo_log_likelihood(W, b_v, b_h, x),
+    ll, ll_se = log_likelihood_estimate(W, b_v, b_h, x)
+    out = {"log_likelihood": ll, "log_likelihood_se": ll_se,
+           # exact per row, so a fixed subset of rows is an unbiased estimate of the mean; its cost
+           # is N V H softplus terms (~10 s for 1000 x 784 x 256 on 2 cores): large models use the
+           # first PLL_MAX_ROWS rows only
+           "pseudo_log_likelihood": pseudo_log_likelihood(W, b_v, b_h, x if W.size <= PLL_ALL_ROWS_MAX_VH
+                                                          else x[:PLL_MAX_ROWS]),
            "recon_error": recon_error(W, b_v, b_h, x),
            "feature_accuracy": None, "pixel_accuracy": None}
     if len(np.unique(y)) > 1:
         out["feature_accuracy"] = _softmax_regression_accuracy(sigmoid(x @ W + b_h), y)
         out["pixel_accuracy"] = _pixel_accuracy(x, y)
     return out
+
+
+def evaluate_epoch(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, float]:
+    """The learning curve's per-epoch evaluation (harness/worker.py): ``evaluate`` where log Z is
+    exact (small models: cheap), else only the AIS log-likelihood (AIS_CURVE_RUNS runs: a wider
+    error bar, which it reports) and the reconstruction error: at 784 x 256 the pseudo-likelihood and the two softmax regressions cost
+    several times the AIS run and would dominate the job; the final ``evaluate`` computes them."""
+    W, b_v, b_h = _f64(adapter.get_weights())
+    if min(W.shape) <= EXACT_MAX_UNITS:
+        return evaluate(adapter, x, y, model)
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    ll, ll_se = log_likelihood_estimate(W, b_v, b_h, x, n_runs=AIS_CURVE_RUNS)
+    return {"log_likelihood": ll, "log_likelihood_se": ll_se, "recon_error": recon_error(W, b_v, b_h, x)}
 
 
 def check_case() -> dict:

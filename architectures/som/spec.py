@@ -54,12 +54,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.datasets import DataInfo
 
 TASK = "clustering"
+TRAINS_WITH_OPTIMIZER = False  # its own update rule: no gradients or optimizer slots (memory estimate)
 METRICS = {"quantization_error": "lower", "topographic_error": "lower"}
 PRIMARY = "quantization_error"
 # No timing-only epochs past train.epochs (harness/worker.py): the neighbourhood and learning-rate
 # schedule runs over T = train.epochs * iterations per epoch and ends there.
 EXTRA_TIMING = False
-DATASETS = ("digits_unit", "digits", "toy2d")
+DATASETS = ("digits_unit", "digits", "toy2d", "mnist5k", "mnist")
 DEFAULT_DATASET = "digits_unit"  # digits pixels scaled to [0, 1]
 # train settings of {architecture: som} alone (over harness.config.TrainConfig's defaults)
 # the SOM ignores the optimizer settings

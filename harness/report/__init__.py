@@ -7,10 +7,11 @@ from collections import Counter
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from harness import config as config_mod
 from harness import plan, registry, results
-from harness.report import aggregate, codesize, figures, overview, verdicts
+from harness.report import aggregate, codesize, figures, overview, scale, verdicts
 from harness.report.fmt import ci_text, dropped, fmt_num, interval
 from harness.stats import MIN_PAIRS, level_text, paired_ratio_ci, summary
 
@@ -331,9 +332,11 @@ def _auto_info(config: dict, records: list[dict]) -> tuple[dict, dict]:
     return seqs, plan.auto_outcomes(cfg, records)
 
 
-def _context(out_dir: Path) -> dict:
-    """Everything the template shows, computed once."""
+def _context(out_dir: Path, baseline: Path | None = None) -> dict:
+    """Everything the template shows, computed once. ``baseline``: a small-size run directory, for
+    the scale section's rank table."""
     res, env, config = _read(out_dir)
+    base_recs = results.read(Path(baseline) / "results.jsonl").records if baseline else None
     bench_cfg = {b.get("name") or f"{b['architecture']}-{b['dataset']}": b for b in config.get("benchmarks", [])}
     by_bench: dict[str, list[dict]] = {}
     for r in res.records:
@@ -354,14 +357,16 @@ def _context(out_dir: Path) -> dict:
         skipped=_grouped([r for r in res.records if r["status"] in ("skipped", "unsupported")]),
         read_problems=res.problems, total=len(res.records), display=registry.DISPLAY,
         busy={"max": max(loads), "cores": cores} if loads and max(loads) > cores + 0.5 else None,
-        drift=_machine_drift(res.records))
+        drift=_machine_drift(res.records),
+        scale_html=Markup(scale.section(res.records, base_recs)))  # escaped in harness/report/scale.py
 
 
-def build(out_dir: Path) -> Path:
-    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path."""
+def build(out_dir: Path, baseline: Path | None = None) -> Path:
+    """Render ``<out_dir>/report.html`` from results.jsonl and env.json; returns its path.
+    ``baseline``: a small-size run directory, for the scale section's rank table."""
     out_dir = Path(out_dir)
     jenv = Environment(loader=FileSystemLoader(HERE), autoescape=select_autoescape(default=True, default_for_string=True))
-    html = jenv.get_template("template.html.j2").render(**_context(out_dir))
+    html = jenv.get_template("template.html.j2").render(**_context(out_dir, baseline))
     path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
     tmp.write_text(html, encoding="utf-8")

@@ -1,0 +1,177 @@
+"""Where the ranking flips with size: crossover points of the sweeps, each framework's rank at the
+small (default) size beside its rank at the realistic size, and peak memory beside the analytic
+estimate. Functions return plain data (for tests and other layouts) and small HTML fragments; the
+report's hook is ``section(records, baseline)`` (harness/report/__init__.py: ``build``).
+Only the standard library and Jinja2's escaping: no framework, nothing measured here.
+"""
+from __future__ import annotations
+
+import statistics
+
+from markupsafe import escape
+
+
+def _ok_epoch(r: dict) -> float | None:
+    t = r.get("timing") or {}
+    return t.get("epoch_s") if r.get("status") == "ok" and t.get("epoch_s") else None
+
+
+def _median(vals: list[float]) -> float | None:
+    return statistics.median(vals) if vals else None
+
+
+def fastest_per_point(records: list[dict]) -> dict[str, list[dict]]:
+    """Per sweep group, per swept x (ascending): the fastest ``framework · mode`` by median steady
+    epoch time over repeats, and that time: {group: [{x, value, fastest, epoch_s}, ...]}."""
+    by: dict[str, dict[float, dict[str, list[float]]]] = {}
+    values: dict[tuple[str, float], object] = {}
+    for r in records:
+        sp, t = (r.get("extra") or {}).get("sweep"), _ok_epoch(r)
+        if not sp or t is None:
+            continue
+        label = f"{r['framework']} · {r['mode']}" + ("" if r.get("device", "cpu") == "cpu" else f" · {r['device']}")
+        by.setdefault(sp["group"], {}).setdefault(sp["x"], {}).setdefault(label, []).append(t)
+        values[(sp["group"], sp["x"])] = sp.get("value")
+    out = {}
+    for group, points in by.items():
+        rows = []
+        for x in sorted(points):
+            meds = {label: _median(ts) for label, ts in points[x].items()}
+            best = min(meds, key=meds.get)
+            rows.append({"x": x, "value": values[(group, x)], "fastest": best, "epoch_s": meds[best]})
+        out[group] = rows
+    return out
+
+
+def crossovers(records: list[dict]) -> dict[str, list[dict]]:
+    """Per sweep group, the points where the fastest framework (and mode) changes, in sweep order:
+    {group: [{"after": value, "at": value, "from": label, "to": label}]}; an empty list when one
+    framework is fastest at every point. Equal medians keep the earlier leader (no spurious flip)."""
+    out = {}
+    for group, rows in fastest_per_point(records).items():
+        flips = []
+        for prev, cur in zip(rows, rows[1:]):
+            if cur["fastest"] != prev["fastest"]:
+                flips.append({"after": prev["value"], "at": cur["value"], "from": prev["fastest"], "to": cur["fastest"]})
+        out[group] = flips
+    return out
+
+
+def _fw_best(records: list[dict], bench: str) -> dict[str, float]:
+    """Per framework, its best (fastest mode's) median steady epoch time on benchmark ``bench``."""
+    cells: dict[tuple[str, str], list[float]] = {}
+    for r in records:
+        if r.get("benchmark") == bench and (t := _ok_epoch(r)) is not None:
+            cells.setdefault((r["framework"], r["mode"]), []).append(t)
+    best: dict[str, float] = {}
+    for (fw, _), ts in cells.items():
+        m = _median(ts)
+        best[fw] = min(best.get(fw, m), m)
+    return best
+
+
+def _main_bench(records: list[dict]) -> dict[str, str]:
+    """Per architecture, the first benchmark of the run (in record order) that is not a sweep point."""
+    out: dict[str, str] = {}
+    for r in records:
+        if not (r.get("extra") or {}).get("sweep"):
+            out.setdefault(r["architecture"], r["benchmark"])
+    return out
+
+
+def _ranks(times: dict[str, float]) -> dict[str, int]:
+    return {fw: i + 1 for i, fw in enumerate(sorted(times, key=times.get))}
+
+
+def rank_table(small: list[dict], realistic: list[dict]) -> list[dict]:
+    """Per architecture present in both runs: each framework's rank (1 = fastest steady epoch, its
+    best mode) at the small size beside its rank at the realistic size, with the benchmark names
+    compared (each run's first non-sweep benchmark of that architecture). Rows:
+    {architecture, small, realistic, frameworks: [{framework, small_rank, realistic_rank,
+    small_s, realistic_s, moved}]}; a framework missing at one size has rank None there."""
+    a, b = _main_bench(small), _main_bench(realistic)
+    rows = []
+    for arch in sorted(set(a) & set(b)):
+        ta, tb = _fw_best(small, a[arch]), _fw_best(realistic, b[arch])
+        if not ta and not tb:
+            continue
+        ra, rb = _ranks(ta), _ranks(tb)
+        fws = sorted(set(ta) | set(tb), key=lambda f: (rb.get(f, 99), ra.get(f, 99)))
+        rows.append({"architecture": arch, "small": a[arch], "realistic": b[arch], "frameworks": [
+            {"framework": f, "small_rank": ra.get(f), "realistic_rank": rb.get(f), "small_s": ta.get(f),
+             "realistic_s": tb.get(f),
+             "moved": (ra[f] - rb[f]) if f in ra and f in rb else None} for f in fws]})
+    return rows
+
+
+def memory_rows(records: list[dict]) -> list[dict]:
+    """Per ok record of repeat 0: peak RSS, what the job added above its base (after data and weights
+    were loaded: the framework's build, training and evaluation), and the analytic estimate
+    (``memory_estimate`` in the record's extra) with the ratio added / estimate."""
+    rows = []
+    for r in records:
+        est = ((r.get("extra") or {}).get("memory_estimate") or {}).get("total_mb")
+        mem = r.get("memory") or {}
+        if r.get("status") != "ok" or r.get("repeat", 0) != 0 or est is None or mem.get("rss_peak_mb") is None:
+            continue
+        added = mem["rss_peak_mb"] - (mem.get("rss_base_mb") or 0.0)
+        rows.append({"benchmark": r["benchmark"], "framework": r["framework"], "mode": r["mode"],
+                     "rss_peak_mb": mem["rss_peak_mb"], "added_mb": added, "estimate_mb": est,
+                     "ratio": added / est if est > 0 else None})
+    return rows
+
+
+def _fmt(v, spec: str = ".3g") -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def _table(head: list[str], rows: list[list]) -> str:
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def crossovers_html(records: list[dict]) -> str:
+    """The fastest framework at each sweep point and the crossover points, one table per sweep."""
+    parts = []
+    flips = crossovers(records)
+    for group, rows in fastest_per_point(records).items():
+        said = "; ".join(f"between {f['after']} and {f['at']}: {f['from']} → {f['to']}" for f in flips[group])
+        parts.append(f"<h3>{escape(group)}: fastest per point</h3><p>crossovers: {escape(said or 'none')}</p>"
+                     + _table(["value", "fastest", "steady epoch (s)"],
+                              [[str(r["value"]), r["fastest"], _fmt(r["epoch_s"])] for r in rows]))
+    return "".join(parts)
+
+
+def rank_table_html(small: list[dict], realistic: list[dict]) -> str:
+    parts = []
+    for row in rank_table(small, realistic):
+        parts.append(f"<h3>{escape(row['architecture'])}: {escape(row['small'])} → {escape(row['realistic'])}</h3>"
+                     + _table(["framework", "rank small", "rank realistic", "epoch small (s)", "epoch realistic (s)"],
+                              [[f["framework"], _fmt(f["small_rank"], "d"), _fmt(f["realistic_rank"], "d"),
+                                _fmt(f["small_s"]), _fmt(f["realistic_s"])] for f in row["frameworks"]]))
+    return "".join(parts)
+
+
+def memory_html(records: list[dict]) -> str:
+    rows = memory_rows(records)
+    if not rows:
+        return ""
+    return ("<h3>Peak memory beside the analytic estimate</h3><p>added = peak RSS − the job's RSS after "
+            "loading data and weights; estimate = weights + gradients + optimizer state + one batch's "
+            "activations (float32). A ratio far above 1 is memory the model does not need.</p>"
+            + _table(["benchmark", "framework · mode", "peak RSS (MB)", "added (MB)", "estimate (MB)", "added / estimate"],
+                     [[r["benchmark"], f"{r['framework']} · {r['mode']}", _fmt(r["rss_peak_mb"], ".0f"),
+                       _fmt(r["added_mb"], ".0f"), _fmt(r["estimate_mb"], ".1f"), _fmt(r["ratio"], ".1f")]
+                      for r in rows]))
+
+
+def section(records: list[dict], baseline: list[dict] | None = None) -> str:
+    """The report's scale section (HTML, already escaped): crossovers of every sweep, the rank table
+    when a baseline (small-size) run's records are given, and memory beside the estimate."""
+    parts = [crossovers_html(records)]
+    if baseline:
+        parts.append("<h3>Rank at the small size vs the realistic size</h3>" + rank_table_html(baseline, records))
+    parts.append(memory_html(records))
+    body = "".join(p for p in parts if p)
+    return f'<h2 id="scale">Scale: crossovers, ranks, memory</h2>{body}' if body else ""
