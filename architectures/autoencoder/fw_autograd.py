@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import value_and_grad
 
-from architectures._shared import Unsupported
-from harness.frameworks.autograd import device_available, flat32, float32_params, make_optimizer, step_epoch
+from harness.frameworks.autograd import GradientAdapter
 
 ACT = {"relu": lambda h: anp.maximum(h, 0.0), "tanh": anp.tanh,
        "sigmoid": lambda h: 1.0 / (1.0 + anp.exp(-h)), "linear": lambda h: h}
@@ -27,38 +25,13 @@ def forward(params: dict[str, np.ndarray], x: np.ndarray, model) -> np.ndarray:
     return h
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec); x (N, D) -> reconstruction (N, D); the
+    loss is the mean over batch and features of (reconstruction of the corrupted x - clean y)^2."""
+
     MODES = ("step",)  # autograd traces every call: one gradient evaluation per batch
-    NOTES = ""
+    LOSS = "mse"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        reason = device_available(device)
-        if reason:
-            raise Unsupported(reason)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
+    def make_forward(self):
         model = self.model
-        self.params = float32_params(weights)
-        self.opt = make_optimizer(self.params, self.train)
-
-        def loss_fn(params, x, y):
-            d = forward(params, x, model) - y
-            return anp.mean(d * d)  # mean over batch and features
-
-        self._value_and_grad = value_and_grad(loss_fn)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: v.astype(np.float32).copy() for k, v in self.params.items()}
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        return step_epoch(self._value_and_grad, self.params, self.opt, xb, yb)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> reconstruction (N, D)."""
-        return np.asarray(forward(self.params, flat32(x), self.model), np.float32)
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous
+        return lambda params, x: forward(params, x, model)

@@ -12,16 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import (
-    Trainer,
-    const_init,
-    forward,
-    jax_device,
-    mse,
-    put_rows,
-    put_steps,
-    sum_steps,
-)
+from harness.frameworks.flax import GradientAdapter, const_init, host, sum_steps
 
 ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda h: h}
 
@@ -60,45 +51,31 @@ class AutoEncoder(nnx.Module):
         return h
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec); x (N, D) -> reconstruction (N, D); the
+    loss is the mean over batch and features of (reconstruction of the corrupted x - clean y)^2."""
+
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
-    NOTES = ""
+    LOSS = "mse"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
-        with jax.default_device(self.dev):
-            self.net = AutoEncoder(weights, self.model)
-        self.trainer = Trainer(self.net, mse, self.train, self.dev)  # mean over batch and features
+    def make_net(self, weights: dict[str, np.ndarray]) -> AutoEncoder:
+        return AutoEncoder(weights, self.model)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        def arr(v) -> np.ndarray:
-            return np.asarray(v[...], dtype=np.float32).copy()
-
         out = {}
         for i, lin in enumerate(self.net.enc):
-            out[f"enc{i}.kernel"], out[f"enc{i}.bias"] = arr(lin.kernel), arr(lin.bias)
+            out[f"enc{i}.kernel"], out[f"enc{i}.bias"] = host(lin.kernel), host(lin.bias)
         for i in range(len(self.net.enc)):
             if self.model.tied:
-                out[f"dec{i}.bias"] = arr(self.net.dec_bias[i])
+                out[f"dec{i}.bias"] = host(self.net.dec_bias[i])
             else:
-                out[f"dec{i}.kernel"], out[f"dec{i}.bias"] = arr(self.net.dec[i].kernel), arr(self.net.dec[i].bias)
+                out[f"dec{i}.kernel"], out[f"dec{i}.bias"] = host(self.net.dec[i].kernel), host(self.net.dec[i].bias)
         return out
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        xs, ys = put_steps(xb, self.dev), put_steps(yb, self.dev)
         if self.mode == "epoch":
-            return self.trainer.epoch(xs, ys, "epoch")
+            return super().train_epoch(xb, yb)
+        xs, ys = self.inputs(xb, 2), self.inputs(yb, 2)
         # each loss added outside the jit (not Trainer.summed_epoch, whose add XLA may fuse: other last bits)
         return sum_steps(lambda total, i: total + self.trainer.step(xs, ys, i), xs.shape[0], self.dev)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> reconstruction (N, D)."""
-        return np.asarray(forward(self.net, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.net))

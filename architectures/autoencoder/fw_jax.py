@@ -8,21 +8,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from harness.frameworks.jax import (
-    AdapterBase,
-    batch_loss,
-    block,
-    host_tree,
-    init_state,
-    optax_epoch,
-    optax_fns,
-    optax_optimizer,
-    put_rows,
-    put_tree,
-    to_device,
-)
+from harness.frameworks.jax import GradientAdapter
 
 ACT = {"relu": jax.nn.relu, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "linear": lambda h: h}
 
@@ -41,40 +28,14 @@ def forward(params: dict[str, jax.Array], x: jax.Array, model) -> jax.Array:
     return h
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec) are the params pytree; x (N, D) ->
+    reconstruction (N, D); the loss is the mean over batch and features of (reconstruction of the
+    corrupted x - clean y)^2."""
+
     MODES = ("step", "epoch")  # step: jitted step per batch from Python; epoch: one jitted lax.scan
-    NOTES = ""
+    LOSS = "mse"
 
-    def __init__(self, model, info, train, **kw):
-        super().__init__(model, info, train, **kw)
-
-        def fwd(params, x):
-            return forward(params, x, model)
-
-        self.tx = optax_optimizer(train)
-        self._predict = jax.jit(fwd)
-        # mean over batch and features of (reconstruction of the corrupted x - clean y)^2
-        self._fns = optax_fns(lambda params, x, y: batch_loss(fwd(params, x), y, classify=False), self.tx)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
-        self.params = put_tree(weights, self.dev)
-        self.opt_state = init_state(self.tx, self.params, self.dev)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        return host_tree(self.params)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        xs = to_device(np.asarray(xb, np.float32), self.dev)
-        ys = to_device(np.asarray(yb, np.float32), self.dev)
-        self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
-                                                        fused=self.mode == "epoch")
-        return loss
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> reconstruction (N, D)."""
-        return np.asarray(self._predict(self.params, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        block(self.params)  # every leaf comes out of the epoch's last jitted call
+    def make_forward(self):
+        model = self.model
+        return lambda params, x: forward(params, x, model)

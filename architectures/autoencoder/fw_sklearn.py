@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.neural_network import MLPRegressor
 
 from architectures._shared import Unsupported
+from harness.frameworks.sklearn import AdapterBase
 
 ACT = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic"}
 
@@ -44,7 +45,7 @@ def layer_names(model) -> list[str]:
     return [f"enc{i}" for i in range(k)] + [f"dec{i}" for i in reversed(range(k))]
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # scikit-learn's own per-batch loop inside partial_fit
     NOTES = ("MLPRegressor's squared-error gradient is D/2 times the canonical one (0.5 * sum over features "
              "instead of mean over features): SGD gets learning_rate_init = lr*2/D (exactly equivalent); Adam "
@@ -55,15 +56,14 @@ class Adapter:
              "loss_ (its squared_loss is 0.5 * the canonical mean). Tied weights and a sigmoid output are "
              "unsupported.")
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, **kw):
         if model.tied:
             raise Unsupported("scikit-learn's MLPRegressor has one independent coefs_ matrix per layer and no "
                               "weight sharing, so tied decoder kernels (enc{i}.kernel transposed) cannot be expressed")
         if model.output != "linear":
             raise Unsupported("scikit-learn's MLPRegressor has a fixed identity output layer (out_activation_ "
                               "'identity' for squared error), so output: sigmoid cannot be expressed")
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.seed = seed
+        super().__init__(model, info, train, **kw)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec), float32."""
@@ -104,6 +104,3 @@ class Adapter:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) -> reconstruction (N, D) (the output layer is the identity)."""
         return self.reg.predict(np.asarray(x.reshape(len(x), -1), dtype=np.float32))
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

@@ -10,15 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import (
-    AdapterBase,
-    Optimizer,
-    batch_loss,
-    epoch_trainer,
-    flat_batches,
-    flat_rows,
-    to_numpy,
-)
+from harness.frameworks.tensorflow import GradientAdapter, to_numpy
 
 ACT = {"relu": tf.nn.relu, "tanh": tf.tanh, "sigmoid": tf.sigmoid, "linear": tf.identity}
 
@@ -40,34 +32,31 @@ def forward(params: dict[str, tf.Variable], x: tf.Tensor, model) -> tf.Tensor:
     return h
 
 
-class Adapter(AdapterBase):
+class Net:
+    """The canonical weights as tf.Variables (named after them) and ``forward`` on them."""
+
+    def __init__(self, weights: dict[str, np.ndarray], model):
+        self.model = model
+        self.params = {k: tf.Variable(np.asarray(v, np.float32), name=k.replace(".", "_")) for k, v in weights.items()}
+        self.trainable_variables = list(self.params.values())
+
+    def __call__(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """x (B, D) -> reconstruction (B, D)."""
+        return forward(self.params, x, self.model)
+
+
+class Adapter(GradientAdapter):
+    """Canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec); x (N, D) -> reconstruction (N, D); the
+    loss is the mean over batch and features of (reconstruction of the corrupted x - clean y)^2."""
+
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
-    NOTES = ""
+    LOSS = "mse"
 
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
-        d = int(np.prod(self.info.input_shape))
-        with tf.device(self.dev):
-            self.params = {k: tf.Variable(np.asarray(v, np.float32), name=k.replace(".", "_"))
-                           for k, v in weights.items()}
-            self.opt = Optimizer(self.train, list(self.params.values()))
-        batch = tf.TensorSpec([None, d], tf.float32)
-        self._train = epoch_trainer(self._train_step, batch, batch, self.mode)
-        self._predict = tf.function(lambda x: forward(self.params, x, self.model), input_signature=[batch])
+    def make_net(self, weights: dict[str, np.ndarray]) -> Net:
+        return Net(weights, self.model)
 
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """x (B, D) corrupted inputs, y (B, D) clean targets -> mean squared error; one optimizer step."""
-        return self.opt.minimize(lambda: batch_loss(forward(self.params, x, self.model), y, classify=False))
+    def target_width(self) -> int:
+        return int(np.prod(self.info.input_shape))  # the clean input is the target
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: to_numpy(v) for k, v in self.params.items()}
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        with tf.device(self.dev):
-            return self._train(flat_batches(xb), flat_batches(yb))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> reconstruction (N, D)."""
-        with tf.device(self.dev):
-            return self._predict(flat_rows(x)).numpy()
+        return {k: to_numpy(v) for k, v in self.net.params.items()}

@@ -8,16 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness.frameworks.torch import (
-    AdapterBase,
-    as_tensor,
-    fit_epoch,
-    linear,
-    linear_weights,
-    make_optimizer,
-    make_step,
-    to_numpy,
-)
+from harness.frameworks.torch import GradientAdapter, linear, linear_weights, to_numpy
 
 ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": lambda h: h}
 
@@ -54,16 +45,16 @@ class AutoEncoder(nn.Module):
         return h
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec); x (N, D) -> reconstruction (N, D); the
+    loss is the mean over batch and features of (reconstruction of the corrupted x - clean y)^2."""
+
     MODES = ("eager", "compiled")  # eager: op-by-op step loop (PyTorch's default); compiled: torch.compile'd step
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
-    NOTES = ""
+    LOSS = "mse"
 
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``enc{i}.*``, ``dec{i}.*`` (see the spec)."""
-        self.net = AutoEncoder(weights, self.model).to(self.dev)
-        self.opt = make_optimizer(self.net.parameters(), self.train)
-        self.step = make_step(self.net, self.opt, F.mse_loss, self.mode)  # mean over batch and features
+    def make_net(self, weights: dict[str, np.ndarray]) -> AutoEncoder:
+        return AutoEncoder(weights, self.model)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -75,12 +66,3 @@ class Adapter(AdapterBase):
             else:
                 out.update(linear_weights(self.net.dec[i], f"dec{i}"))
         return out
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, D) corrupted inputs, yb (steps, B, D) clean targets -> mean loss over the steps."""
-        return fit_epoch(self.net, self.step, as_tensor(xb, self.dev), as_tensor(yb, self.dev))
-
-    @torch.no_grad()
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> reconstruction (N, D)."""
-        return self.net(as_tensor(x.reshape(len(x), -1), self.dev, np.float32)).cpu().numpy()

@@ -9,26 +9,25 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
-from harness.frameworks.autograd import flat32, make_optimizer
+from harness.frameworks.autograd import AdapterBase, flat32, make_optimizer
 
 
 def sigmoid(z):
     return 1.0 / (1.0 + anp.exp(-z))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.nv = int(np.prod(info.input_shape))
         self.n = self.nv + model.hidden
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
         self.p = {k: anp.array(weights[k], dtype=anp.float32) for k in ("W", "b")}
-        self.opt = make_optimizer(self.p, self.train)  # updates self.p's arrays in place
+        self.opt = make_optimizer(self.train, self.p)  # updates self.p's arrays in place
         self.chains = None  # (n, B) persistent negative chains, created on first use
         self.offdiag = 1.0 - anp.eye(self.n, dtype=anp.float32)
 
@@ -75,6 +74,3 @@ class Adapter:
         flat = flat32(x)
         s = anp.concatenate([flat, anp.zeros((len(x), self.n - flat.shape[1]), anp.float32)], axis=1)
         return sigmoid(anp.dot(s, self.p["W"]) + self.p["b"])
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

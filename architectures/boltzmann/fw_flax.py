@@ -2,7 +2,7 @@
 nnx Variable, ``nnx.Optimizer`` and ``nnx.jit``.
 
 The AHS gradient is a difference of sampled statistics (no nnx.grad); it is wrapped as an
-``nnx.State`` of Params and applied with ``optimizer.update`` (harness.frameworks.flax.new_optimizer:
+``nnx.State`` of Params and applied with ``optimizer.update`` (harness.frameworks.flax.make_optimizer:
 optax.sgd/adam = harness/optim.py).
 Gibbs sweeps are a ``lax.scan`` over the flattened (sweep, unit) sequence; states are unit-major (n, B).
 
@@ -19,15 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import (
-    forward,
-    jax_device,
-    new_optimizer,
-    put_steps,
-    scan_steps,
-    sum_steps,
-    to_device,
-)
+from harness.frameworks.flax import AdapterBase, host, make_optimizer, scan_steps, sum_steps
 
 
 class Chains(nnx.Variable):
@@ -102,42 +94,36 @@ def train_scan(bm: BoltzmannMachine, optimizer: nnx.Optimizer, xs: jax.Array, us
     return scan_steps(update, (bm, optimizer), xs, us)[1]
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.nv = int(np.prod(info.input_shape))
         self.n = self.nv + model.hidden
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
         w, b = (jax.device_put(np.asarray(weights[k], np.float32), self.dev) for k in ("W", "b"))
-        self.bm = BoltzmannMachine(w, b, self.model, self.nv)
-        self.optimizer = new_optimizer(self.bm, self.train, self.dev)
+        self.net = BoltzmannMachine(w, b, self.model, self.nv)
+        self.optimizer = make_optimizer(self.train, self.net, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {"W": np.array(self.bm.W[...], np.float32), "b": np.array(self.bm.b[...], np.float32)}
+        return {"W": host(self.net.W), "b": host(self.net.b)}
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) {0,1} visibles, yb (steps, B, noise) uniforms (spec layout) -> mean energy gap."""
         steps, batch = xb.shape[:2]
-        if self.bm.chains.shape[1] != batch:  # first epoch after build: all-zero chains
-            self.bm.chains = Chains(jax.device_put(np.zeros((self.n, batch), np.float32), self.dev))
-        xs, us = put_steps(xb, self.dev), put_steps(yb, self.dev)
+        if self.net.chains.shape[1] != batch:  # first epoch after build: all-zero chains
+            self.net.chains = Chains(jax.device_put(np.zeros((self.n, batch), np.float32), self.dev))
+        xs, us = self.inputs(xb, 2), self.inputs(yb, 2)
         if self.mode == "epoch":
-            return float(train_scan(self.bm, self.optimizer, xs, us))
+            return float(train_scan(self.net, self.optimizer, xs, us))
         # a plain partial: nnx.cached_partial needs a fixed graph, and the chains Variable is replaced above
-        step = partial(train_step, self.bm, self.optimizer)
+        step = partial(train_step, self.net, self.optimizer)
         return sum_steps(step, steps, self.dev, xs, us)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
         flat = np.asarray(x, np.float32).reshape(len(x), -1)
-        s = np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))
-        return np.asarray(forward(self.bm, to_device(s, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.bm))
+        return super().predict(np.pad(flat, ((0, 0), (0, self.n - flat.shape[1]))))

@@ -20,7 +20,7 @@ from harness.frameworks.jax import (
     AdapterBase,
     host_tree,
     init_state,
-    optax_optimizer,
+    make_optimizer,
     put_tree,
     run_epoch,
     to_device,
@@ -69,13 +69,12 @@ def make_update(model, nv: int, tx: optax.GradientTransformation):
 
 class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: jitted step per batch from Python; epoch: one jitted lax.scan
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)
         self.nv = int(np.prod(info.input_shape))
         self.n = self.nv + model.hidden
-        self.tx = optax_optimizer(train)
+        self.tx = make_optimizer(train)
         self._fns = update_fns(make_update(model, self.nv, self.tx), 3)  # state (params, opt_state, chains)
         self._forward = jax.jit(lambda params, s: jax.nn.sigmoid(s @ params["W"] + params["b"]))
 

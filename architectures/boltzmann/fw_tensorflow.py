@@ -36,10 +36,9 @@ def energy(w: tf.Tensor, b: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
 
 class Adapter(AdapterBase):
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.nv = nv = int(np.prod(info.input_shape))
         self.n = n = nv + model.hidden
         k = model.gibbs_steps
@@ -54,7 +53,7 @@ class Adapter(AdapterBase):
             self.pos_units = tf.constant(np.tile(np.arange(nv, n), k), tf.int32)  # sweep-major, as the noise
             self.neg_units = tf.constant(np.tile(np.arange(n), k), tf.int32)
         self._train = epoch_trainer(self._step_fn, tf.TensorSpec([None, nv], tf.float32),
-                                    tf.TensorSpec([None, k * (2 * model.hidden + nv)], tf.float32), mode)
+                                    tf.TensorSpec([None, k * (2 * model.hidden + nv)], tf.float32), self.mode)
         self._forward = tf.function(lambda s: tf.sigmoid(tf.matmul(s, self.W) + self.b),
                                     input_signature=[tf.TensorSpec([None, n], tf.float32)])
 

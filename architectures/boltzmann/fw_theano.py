@@ -16,7 +16,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from harness.frameworks.theano import check_device, compile_scan, epoch_mean, flat32
+from harness.frameworks.theano import AdapterBase, compile_scan, epoch_mean, flat32
 
 F32 = np.float32
 
@@ -37,13 +37,11 @@ def energy(w, b, s):
     return pt.mean(-0.5 * pt.sum(pt.dot(w, s) * s, axis=0) - pt.dot(b, s))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.nv = int(np.prod(info.input_shape))
         self.n = n = self.nv + model.hidden
         self.W = pytensor.shared(np.zeros((n, n), F32), name="W")
@@ -134,6 +132,3 @@ class Adapter:
         """x (N, n) states, or (N, V) visibles with hidden off -> p(s_i = 1 | s_-i) (N, n)."""
         flat = flat32(x)
         return np.asarray(self._forward(np.pad(flat, ((0, 0), (0, self.n - flat.shape[1])))))
-
-    def sync(self) -> None:
-        pass  # compiled functions return numpy arrays: synchronous

@@ -16,7 +16,6 @@ from harness.frameworks.torch import AdapterBase, as_tensor, make_optimizer, mea
 class Adapter(AdapterBase):
     MODES = ("eager",)  # eager: one Gibbs-sampled update per batch, op by op from Python
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)
@@ -27,7 +26,7 @@ class Adapter(AdapterBase):
         """weights: canonical ``W`` (n, n) symmetric zero-diagonal and ``b`` (n,); chains reset to zero."""
         self.W = nn.Parameter(torch.tensor(weights["W"], dtype=torch.float32, device=self.dev))
         self.b = nn.Parameter(torch.tensor(weights["b"], dtype=torch.float32, device=self.dev))
-        self.opt = make_optimizer([self.W, self.b], self.train)
+        self.opt = make_optimizer(self.train, [self.W, self.b])
         self.chains: torch.Tensor | None = None  # (n, B) persistent negative chains, created on first use
 
     def get_weights(self) -> dict[str, np.ndarray]:

@@ -14,7 +14,8 @@ import numpy as np
 from autograd.tracer import getval
 
 from architectures.cnn import spec
-from harness.frameworks.autograd import ClassifierAdapter, relu
+from architectures.mlp.fw_autograd import forward as dense_stack
+from harness.frameworks.autograd import GradientAdapter, relu
 
 ACT = {"relu": relu, "tanh": anp.tanh}  # relu: relu'(0) = 0 like the other frameworks
 
@@ -58,16 +59,15 @@ def forward(params: dict, x, model, spatial: tuple[int, ...]):
         if c.pool > 1:
             h = max_pool(h, c.pool)
     h = anp.reshape(h, (h.shape[0], -1))  # channels-last flatten: the canonical order
-    n_dense = len(model.dense) + 1
-    for j in range(n_dense):
-        h = anp.dot(h, params[f"dense{j}.kernel"]) + params[f"dense{j}.bias"]
-        if j < n_dense - 1:
-            h = act(h)
-    return h
+    return dense_stack(params, h, len(model.dense) + 1, act)  # the head is the MLP's, same names
 
 
-class Adapter(ClassifierAdapter):
-    def __init__(self, model, info, train, **kw):
-        super().__init__(model, info, train, **kw)
-        spatial = spec.spatial_shape(info)
-        self.use_forward(lambda params, x: forward(params, x, model, spatial))
+class Adapter(GradientAdapter):
+    """Canonical ``conv{i}.*``, ``dense{j}.*`` (see the spec); x (N, *input_shape) -> logits."""
+
+    MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
+    LOSS = "xent"
+
+    def make_forward(self):
+        model, spatial = self.model, spec.spatial_shape(self.info)
+        return lambda params, x: forward(params, x, model, spatial)

@@ -13,16 +13,7 @@ import numpy as np
 from flax import nnx
 
 from architectures.cnn import spec
-from harness.frameworks.flax import (
-    Trainer,
-    const_init,
-    forward,
-    jax_device,
-    put_rows,
-    put_steps,
-    to_device,
-    xent,
-)
+from harness.frameworks.flax import GradientAdapter, const_init, host
 
 ACT = {"relu": nnx.relu, "tanh": nnx.tanh}
 
@@ -58,38 +49,19 @@ class CNN(nnx.Module):
         return self.denses[-1](h)
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,), ``dense{j}.kernel``
+    (in, out), ``dense{j}.bias`` (out,); x (N, *input_shape) -> logits (N, classes)."""
+
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
-    NOTES = ""
+    LOSS = "xent"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
-        ``dense{j}.kernel`` (in, out), ``dense{j}.bias`` (out,)."""
-        with jax.default_device(self.dev):
-            self.net = CNN(weights, self.model, spec.spatial_shape(self.info))
-        self.trainer = Trainer(self.net, xent, self.train, self.dev)
+    def make_net(self, weights: dict[str, np.ndarray]) -> CNN:
+        return CNN(weights, self.model, spec.spatial_shape(self.info))
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
         for prefix, layers in (("conv", self.net.convs), ("dense", self.net.denses)):
             for i, layer in enumerate(layers):
-                out[f"{prefix}{i}.kernel"] = np.array(layer.kernel[...], dtype=np.float32)
-                out[f"{prefix}{i}.bias"] = np.array(layer.bias[...], dtype=np.float32)
+                out[f"{prefix}{i}.kernel"], out[f"{prefix}{i}.bias"] = host(layer.kernel), host(layer.bias)
         return out
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        xs = put_steps(xb, self.dev)
-        ys = to_device(yb.astype(np.int32), self.dev)
-        return self.trainer.epoch(xs, ys, self.mode)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> logits (N, classes)."""
-        return np.asarray(forward(self.net, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.net))

@@ -11,20 +11,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from architectures.cnn import spec
-from harness.frameworks.tensorflow import (
-    AdapterBase,
-    Optimizer,
-    batch_loss,
-    epoch_trainer,
-    flat_batches,
-    flat_rows,
-    kernel_bias,
-    set_kernel_bias,
-    targets,
-)
+from harness.frameworks.tensorflow import GradientAdapter, kernel_bias, set_kernel_bias
 
 L = keras.layers
 PAD = {1: L.ZeroPadding1D, 2: L.ZeroPadding2D}
@@ -57,27 +46,16 @@ def make_net(model, info, weights: dict[str, np.ndarray]) -> tuple[keras.Sequent
     return net, convs, denses
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,), ``dense{j}.kernel``
+    (in, out), ``dense{j}.bias`` (out,); x (N, *input_shape) -> logits (N, classes)."""
+
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
-    NOTES = ""
+    LOSS = "xent"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
-        self.n_in = int(np.prod(info.input_shape))
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
-        ``dense{j}.kernel`` (in, out), ``dense{j}.bias`` (out,)."""
-        with tf.device(self.dev):
-            self.net, self.convs, self.denses = make_net(self.model, self.info, weights)
-            self.opt = Optimizer(self.train, self.net.trainable_variables)
-        x, y = tf.TensorSpec([None, self.n_in], tf.float32), tf.TensorSpec([None], tf.int64)
-        self._train = epoch_trainer(self._train_step, x, y, self.mode)
-        self._forward = tf.function(lambda x: self.net(x, training=False), input_signature=[x])
-
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """x (B, prod(input_shape)), y (B,) int -> mean softmax cross-entropy; one optimizer step."""
-        return self.opt.minimize(lambda: batch_loss(self.net(x, training=True), y))
+    def make_net(self, weights: dict[str, np.ndarray]) -> keras.Sequential:
+        net, self.convs, self.denses = make_net(self.model, self.info, weights)
+        return net
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -85,13 +63,3 @@ class Adapter(AdapterBase):
             for i, layer in enumerate(layers):
                 out.update(kernel_bias(layer, f"{prefix}{i}"))
         return out
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        with tf.device(self.dev):
-            return self._train(flat_batches(xb), targets(yb))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> logits (N, classes)."""
-        with tf.device(self.dev):
-            return self._forward(flat_rows(x)).numpy()

@@ -13,12 +13,11 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.special import log_softmax
 
 from architectures.cnn import spec
-from harness.frameworks.theano import Optimizer, check_device, compile_epoch, compile_step, epoch_mean, flat32
+from architectures.mlp.fw_theano import forward as dense_stack
+from harness.frameworks.theano import GradientAdapter
 
 F32 = np.float32
 # switch, not maximum: relu'(0) = 0 as in the other frameworks
@@ -64,59 +63,16 @@ def forward(params: dict, x, model, info):
             h = max_pool(h, c.pool, conv_out, c.channels)
         size = pooled
     h = h.reshape((h.shape[0], -1))  # channels-last flatten: the canonical order
-    n_dense = len(model.dense) + 1
-    for j in range(n_dense):
-        h = pt.dot(h, params[f"dense{j}.kernel"]) + params[f"dense{j}.bias"]
-        if j < n_dense - 1:
-            h = act(h)
-    return h
+    return dense_stack(params, h, len(model.dense) + 1, model.activation)  # the head is the MLP's, same names
 
 
-def xent(logits, y):
-    """Mean softmax cross-entropy of int labels y (N,)."""
-    return -log_softmax(logits, axis=-1)[pt.arange(y.shape[0]), y].mean()
+class Adapter(GradientAdapter):
+    """Canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,), ``dense{j}.kernel``
+    (in, out), ``dense{j}.bias`` (out,) as shared variables; x (N, *input_shape) -> logits (N, classes)."""
 
-
-class Adapter:
     MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
-    NOTES = ""
+    LOSS = "xent"
+    LOG_SOFTMAX = "pytensor"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.opt = Optimizer(train)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``conv{i}.kernel`` (*K, cin, cout), ``conv{i}.bias`` (cout,),
-        ``dense{j}.kernel`` (in, out), ``dense{j}.bias`` (out,)."""
-        self.names = list(spec.weight_shapes(self.model, self.info))
-        self.params = [pytensor.shared(np.array(weights[k], np.float32), name=k) for k in self.names]
-        x = pt.matrix("x", dtype="float32")
-        self._predict = pytensor.function([x], self._forward(self.params, x))
-        if self.mode == "epoch":  # f(xs (steps, B, features), ys (steps, B)) -> mean loss
-            xs, ys = pt.tensor3("xs", dtype="float32"), pt.matrix("ys", dtype="int64")
-            self._train = compile_epoch(self._loss, self.opt, self.params, xs, ys)
-        else:  # f(x (B, features), y (B,)) -> loss
-            x, y = pt.matrix("x", dtype="float32"), pt.vector("y", dtype="int64")
-            self._train = compile_step(self._loss, self.opt, self.params, x, y)
-
-    def _forward(self, params: list, x):
-        return forward(dict(zip(self.names, params)), x, self.model, self.info)
-
-    def _loss(self, params: list, x, y):
-        return xent(self._forward(params, x), y)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: np.array(p.get_value(), dtype=np.float32) for k, p in zip(self.names, self.params)}
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        xs, ys = flat32(xb, lead=2), np.ascontiguousarray(yb, dtype=np.int64)
-        return epoch_mean(self._train, xs, ys, fused=self.mode == "epoch")
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> logits (N, classes)."""
-        return self._predict(flat32(x))
-
-    def sync(self) -> None:
-        """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""
+    def forward(self, params: dict, x):
+        return forward(params, x, self.model, self.info)

@@ -8,7 +8,7 @@ from autograd import value_and_grad
 
 from architectures.dbn import spec
 from architectures.rbm.fw_autograd import NAMES, CDTrainer
-from harness.frameworks.autograd import flat32, make_optimizer, sigmoid, softmax_xent, step_epoch
+from harness.frameworks.autograd import AdapterBase, flat32, make_optimizer, sigmoid, softmax_xent, step_epoch
 
 
 def xent(clf: dict, f, y):
@@ -16,12 +16,11 @@ def xent(clf: dict, f, y):
     return softmax_xent(anp.dot(f, clf["kernel"]) + clf["bias"], y)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.widths = spec.noise_widths(model, info)
         self._xent = value_and_grad(xent)  # w.r.t. the classifier params only
 
@@ -33,7 +32,7 @@ class Adapter:
         self.clf = {"kernel": np.array(weights["clf.kernel"], np.float32), "bias": np.array(weights["clf.bias"], np.float32)}
         # one trainer per layer and one classifier optimizer, each fresh for its own phase
         self.trainers = [CDTrainer(p, spec.rbm_model(self.model, l), self.train) for l, p in enumerate(self.rbms)]
-        self.clf_opt = make_optimizer(self.clf, self.train)
+        self.clf_opt = make_optimizer(self.train, self.clf)
         self.epoch = 0
 
     def get_weights(self) -> dict[str, np.ndarray]:
@@ -64,6 +63,3 @@ class Adapter:
         """x (N, V) -> logits (N, C)."""
         f = self._up(flat32(x), len(self.rbms))
         return f @ self.clf["kernel"] + self.clf["bias"]
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

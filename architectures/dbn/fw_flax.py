@@ -12,16 +12,7 @@ from flax import nnx
 
 from architectures.dbn import spec
 from architectures.rbm.fw_flax import RBM, CDTrainer
-from harness.frameworks.flax import (
-    Trainer,
-    commit,
-    const_init,
-    forward,
-    jax_device,
-    put_rows,
-    to_device,
-    xent,
-)
+from harness.frameworks.flax import AdapterBase, Trainer, commit, const_init, host, to_device, xent
 
 
 class DBN(nnx.Module):
@@ -46,15 +37,13 @@ def _up(net: DBN, x: jax.Array, n_layers: int) -> jax.Array:
     return net.up(x, n_layers)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     # step: a jitted step per batch from a Python loop (the NNX tutorial's way); epoch: each epoch (a
     # layer's CD pretraining or the classifier's) one jitted nnx.scan over its batches
     MODES = ("step", "epoch")
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.widths = spec.noise_widths(model, info)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -71,8 +60,7 @@ class Adapter:
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {f"rbm{l}.{k}": a for l, rbm in enumerate(self.net.rbms) for k, a in rbm.weights().items()}
-        out["clf.kernel"] = np.array(self.net.clf.kernel[...], np.float32)
-        out["clf.bias"] = np.array(self.net.clf.bias[...], np.float32)
+        out["clf.kernel"], out["clf.bias"] = host(self.net.clf.kernel), host(self.net.clf.bias)
         return out
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
@@ -90,10 +78,3 @@ class Adapter:
             return self.clf_trainer.summed_epoch(feats, ys)
         us = to_device(np.ascontiguousarray(yb[..., 1:1 + self.widths[layer]]), self.dev)
         return self.trainers[layer].epoch(_up(self.net, x, n_layers=layer).reshape(steps, b, -1), us)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, V) -> logits (N, C)."""
-        return np.asarray(forward(self.net, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.net))

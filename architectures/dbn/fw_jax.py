@@ -13,9 +13,9 @@ from harness.frameworks.jax import (
     batch_loss,
     host_tree,
     init_state,
+    make_optimizer,
     optax_epoch,
     optax_fns,
-    optax_optimizer,
     put_rows,
     put_tree,
     to_device,
@@ -37,12 +37,11 @@ class Adapter(AdapterBase):
     # step: a jitted step per batch from a Python loop; epoch: each epoch (a layer's CD pretraining or
     # the classifier's) one jitted lax.scan over its batches
     MODES = ("step", "epoch")
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)
         self.widths = spec.noise_widths(model, info)
-        self.tx = optax_optimizer(train)
+        self.tx = make_optimizer(train)
         self._up = jax.jit(up_pass)  # retraced once per depth (the list length is static)
         self._logits = jax.jit(lambda rbms, clf, x: logits(clf, up_pass(rbms, x)))
         # the classifier's mean softmax cross-entropy on features (B, H_last), the RBMs fixed

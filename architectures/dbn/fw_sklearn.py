@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from architectures._shared import Unsupported
 from architectures.dbn import spec
 from architectures.rbm.fw_sklearn import CDTrainer, make_rbm, rbm_weights, unsupported_reason
+from harness.frameworks.sklearn import AdapterBase
 
 
 def make_classifier(weights: dict[str, np.ndarray], train, n_classes: int, seed: int) -> MLPClassifier:
@@ -35,7 +36,7 @@ def make_classifier(weights: dict[str, np.ndarray], train, n_classes: int, seed:
     return clf
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # partial_fit per batch (RBMs) and per epoch of batches (classifier)
     NOTES = ("Pipeline of BernoulliRBMs (partial_fit per batch, float64, harness noise through a RandomState "
              "subclass; the adapter sets the chain start: PCD from the first batch, CD-1 by resetting "
@@ -45,14 +46,13 @@ class Adapter:
              "momentum), no weight decay; at least 3 classes (MLPClassifier has one logistic unit for 2). "
              "Its classifier loss clips probabilities to [eps, 1-eps]; the reconstruction error is numpy.")
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, **kw):
         reason = unsupported_reason(model, train)
         if reason:
             raise Unsupported(reason)
         if info.n_classes < 3:
             raise Unsupported("MLPClassifier has one logistic output unit for two classes, not two softmax logits")
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.seed = seed
+        super().__init__(model, info, train, **kw)
         self.widths = spec.noise_widths(model, info)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -95,6 +95,3 @@ class Adapter:
         """x (N, V) -> logits (N, C): the pipeline's features times the classifier's coefs_."""
         clf = self.pipe["clf"]
         return self._up(np.asarray(x.reshape(len(x), -1), np.float64), len(self.trainers)) @ clf.coefs_[0] + clf.intercepts_[0]
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

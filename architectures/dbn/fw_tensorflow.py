@@ -12,11 +12,11 @@ from architectures.dbn import spec
 from architectures.rbm.fw_tensorflow import RBM, CDTrainer
 from harness.frameworks.tensorflow import (
     AdapterBase,
-    Optimizer,
     batch_loss,
     epoch_trainer,
     flat_rows,
     kernel_bias,
+    make_optimizer,
     set_kernel_bias,
     targets,
 )
@@ -33,10 +33,9 @@ def make_classifier(weights: dict[str, np.ndarray]) -> keras.layers.Dense:
 
 class Adapter(AdapterBase):
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's, per phase
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.widths = spec.noise_widths(model, info)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -49,7 +48,7 @@ class Adapter(AdapterBase):
             # one trainer per layer and one classifier optimizer, each fresh for its own phase
             self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train, self.mode)
                              for l, rbm in enumerate(self.rbms)]
-            self.clf_opt = Optimizer(self.train, self.clf.trainable_variables)
+            self.clf_opt = make_optimizer(self.train, self.clf.trainable_variables)
         sizes = spec.layer_sizes(self.model, self.info)
         # traced once each: unknown row counts in the signatures
         x = tf.TensorSpec([None, sizes[0]], tf.float32)

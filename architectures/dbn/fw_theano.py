@@ -14,23 +14,21 @@ from architectures.dbn import spec
 from architectures.rbm.fw_theano import NAMES, CDTrainer, hidden_probs
 from harness.frameworks.theano import (
     MODE,
-    Optimizer,
-    check_device,
+    AdapterBase,
     compile_epoch,
     compile_step,
     epoch_mean,
     flat32,
+    make_optimizer,
     xent,
 )
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: compiled steps per batch (Theano's classic loop); epoch: compiled scans
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.widths = spec.noise_widths(model, info)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -70,9 +68,9 @@ class Adapter:
 
         if self.mode == "epoch":
             fs, ys = pt.tensor3("fs", dtype="float32"), pt.matrix("ys", dtype="int64")
-            return compile_epoch(loss, Optimizer(self.train), self.clf, fs, ys)
+            return compile_epoch(loss, make_optimizer(self.train), self.clf, fs, ys)
         f, y = pt.matrix("f", dtype="float32"), pt.vector("y", dtype="int64")
-        return compile_step(loss, Optimizer(self.train), self.clf, f, y)
+        return compile_step(loss, make_optimizer(self.train), self.clf, f, y)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {p.name: np.array(p.get_value(), np.float32) for layer in self.rbms for p in layer}
@@ -96,6 +94,3 @@ class Adapter:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> logits (N, C)."""
         return self._predict(flat32(x))
-
-    def sync(self) -> None:
-        """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""

@@ -22,7 +22,7 @@ from harness.frameworks.torch import (
 class Adapter(AdapterBase):
     MODES = ("eager",)  # eager: op-by-op per-step loops, PyTorch's standard way
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
-    NOTES = ""
+    LOSS = "xent"  # the classifier's
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)
@@ -35,9 +35,8 @@ class Adapter(AdapterBase):
         self.clf = linear(weights["clf.kernel"], weights["clf.bias"]).to(self.dev)
         # one trainer per layer and one classifier optimizer, each fresh for its own phase
         self.trainers = [CDTrainer(rbm, spec.rbm_model(self.model, l), self.train) for l, rbm in enumerate(self.rbms)]
-        self.clf_opt = make_optimizer([{"params": list(self.clf.parameters())}], self.train)
-        self.loss_fn = nn.CrossEntropyLoss()
-        self.clf_step = make_step(self.clf, self.clf_opt, self.loss_fn, self.mode)
+        self.clf_opt = make_optimizer(self.train, [{"params": list(self.clf.parameters())}])
+        self.clf_step = make_step(self.clf, self.clf_opt, nn.CrossEntropyLoss(), self.mode)
         self.epoch = 0
 
     def get_weights(self) -> dict[str, np.ndarray]:
@@ -56,11 +55,11 @@ class Adapter(AdapterBase):
         """xb (steps, B, V); yb (steps, B, 1 + noise): labels in column 0, then the harness noise.
         Pretraining epochs return the mean reconstruction error, classifier epochs the mean loss."""
         steps, b = xb.shape[:2]
-        x = as_tensor(xb.reshape(steps * b, -1), self.dev)
+        x = self.inputs(xb.reshape(steps * b, -1))
         layer = spec.phase(self.epoch, self.model)
         self.epoch += 1
         if layer is None:
-            y = as_tensor(yb[..., 0], self.dev, np.int64)
+            y = self.targets(yb[..., 0])
             feats = self._up(x, len(self.rbms)).reshape(steps, b, -1)
             return fit_epoch(self.clf, self.clf_step, feats, y)
         us = as_tensor(yb[..., 1:1 + self.widths[layer]], self.dev)
@@ -69,5 +68,4 @@ class Adapter(AdapterBase):
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> logits (N, C)."""
-        t = as_tensor(x.reshape(len(x), -1), self.dev, np.float32)
-        return self.clf(self._up(t, len(self.rbms))).cpu().numpy()
+        return self.clf(self._up(self.inputs(x), len(self.rbms))).cpu().numpy()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
+from harness.frameworks.autograd import AdapterBase
+
 
 def pm1(x: np.ndarray) -> np.ndarray:
     """(n, ...) -> (n, N) float32 +-1: +1 where x > 0 (so {0,1} digits map 0 -> -1)."""
@@ -23,12 +25,11 @@ def zero_diagonal(w):
     return w * (1.0 - anp.eye(len(w), dtype=anp.float32))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.n = int(np.prod(info.input_shape))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -82,6 +83,3 @@ class Adapter:
         for i in np.asarray(order)[:steps].reshape(-1).tolist():
             s[:, i] = sign(anp.dot(s, self.W[i]) + self.b[i])
         return s
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

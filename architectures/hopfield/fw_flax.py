@@ -11,21 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import forward, jax_device, to_device
-
-
-def pm1(x: np.ndarray) -> np.ndarray:
-    """(n, ...) -> (n, N) float32 +-1: +1 where x > 0 (so {0,1} digits map 0 -> -1)."""
-    return np.where(np.asarray(x).reshape(len(x), -1) > 0, 1.0, -1.0).astype(np.float32)
-
-
-def sign(h: jax.Array) -> jax.Array:
-    """sign with sign(0) = +1."""
-    return jnp.where(h >= 0, 1.0, -1.0).astype(h.dtype)
-
-
-def zero_diagonal(w: jax.Array) -> jax.Array:
-    return w * (1.0 - jnp.eye(w.shape[0], dtype=w.dtype))
+from architectures.hopfield.fw_jax import pm1, sign, zero_diagonal
+from architectures.hopfield.fw_jax import (
+    recall_async as jax_recall_async,  # flax is jax: the same array helpers
+)
+from harness.frameworks.flax import AdapterBase, host, to_device
 
 
 class Hopfield(nnx.Module):
@@ -88,23 +78,15 @@ def recall_sync(net: Hopfield, s: jax.Array, steps: jax.Array) -> jax.Array:
 
 @nnx.jit
 def recall_async(net: Hopfield, s: jax.Array, order: jax.Array) -> jax.Array:
-    """order: flattened (steps * N,) unit indices, updated one at a time."""
-    w, b = net.W[...], net.b[...]
-
-    def body(k, s):
-        i = order[k]
-        return s.at[:, i].set(sign(s @ w[i] + b[i]))
-
-    return jax.lax.fori_loop(0, order.shape[0], body, s)
+    """order: flattened (steps * N,) unit indices, updated one at a time (the jax adapter's loop)."""
+    return jax_recall_async(net.W[...], net.b[...], s, order)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.n = int(np.prod(info.input_shape))
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
@@ -113,7 +95,7 @@ class Adapter:
         self.net = Hopfield(w, b, self.model.rule)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {"W": np.array(self.net.W[...], np.float32), "b": np.array(self.net.b[...], np.float32)}
+        return {"W": host(self.net.W), "b": host(self.net.b)}
 
     def _put(self, x: np.ndarray) -> jax.Array:
         return to_device(pm1(x), self.dev)
@@ -128,7 +110,7 @@ class Adapter:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (n, N) -> one synchronous update sign(s W^T + b) (n, N) +-1."""
-        return np.asarray(forward(self.net, self._put(x)))
+        return super().predict(pm1(x))
 
     def recall(self, x: np.ndarray, steps: int, mode: str, order: np.ndarray | None = None) -> np.ndarray:
         """x (n, N) -> final +-1 states (n, N) after ``steps`` synchronous updates (mode "sync") or
@@ -138,6 +120,3 @@ class Adapter:
             return np.asarray(recall_sync(self.net, s, jnp.int32(steps)))
         flat = to_device(np.asarray(order)[:steps].reshape(-1).astype(np.int32), self.dev)
         return np.asarray(recall_async(self.net, s, flat))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.net))

@@ -74,7 +74,6 @@ def recall_async(w: jax.Array, b: jax.Array, s: jax.Array, order: jax.Array) -> 
 
 class Adapter(AdapterBase):
     MODES = ("step",)
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)

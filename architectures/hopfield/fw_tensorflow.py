@@ -26,10 +26,9 @@ def sign(h: tf.Tensor) -> tf.Tensor:
 
 class Adapter(AdapterBase):
     MODES = ("step",)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.n = n = int(np.prod(info.input_shape))
         with tf.device(self.dev):
             self.W = tf.Variable(tf.zeros((n, n)), name="W")

@@ -12,7 +12,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.scan.utils import until
 
-from harness.frameworks.theano import check_device
+from harness.frameworks.theano import AdapterBase
 
 
 def pm1(x: np.ndarray) -> np.ndarray:
@@ -25,13 +25,11 @@ def sign(h):
     return pt.switch(pt.ge(h, 0), np.float32(1), np.float32(-1))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.n = n = int(np.prod(info.input_shape))
         self.W = pytensor.shared(np.zeros((n, n), np.float32), name="W")
         self.b = pytensor.shared(np.zeros(n, np.float32), name="b")
@@ -104,6 +102,3 @@ class Adapter:
         if mode == "sync":
             return np.asarray(self._sync(pm1(x), np.int32(steps)))
         return np.asarray(self._async(pm1(x), np.asarray(order)[:steps].reshape(-1).astype(np.int32)))
-
-    def sync(self) -> None:
-        pass  # compiled functions return numpy arrays: synchronous

@@ -26,7 +26,6 @@ def sign(h: torch.Tensor) -> torch.Tensor:
 class Adapter(AdapterBase):
     MODES = ("eager",)  # eager: Python loops of torch ops, op by op (no torch.compile variant)
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)

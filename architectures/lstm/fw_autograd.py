@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import value_and_grad
 
-from harness.frameworks.autograd import float32_params, make_optimizer, mse, sigmoid, softmax_xent, step_epoch
+from harness.frameworks.autograd import GradientAdapter, sigmoid
 
 
 def _direction(params: dict, prefix: str, x, reverse: bool):
@@ -40,40 +39,12 @@ def forward(params: dict, x, model, steps: int, features: int):
     return anp.dot(feat, params["head.kernel"]) + params["head.bias"]
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """The canonical dict (``lstm{l}.{d}.*``, ``head.*``); x (N, T*features) -> logits (N, classes)
+    or predictions (N, n_outputs), by the dataset's task."""
+
     MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.regression = info.task == "regression"
-        steps, features = info.sequence_shape
-        self._forward = lambda params, x: forward(params, x, model, steps, features)
-
-        def loss_fn(params, x, y):
-            out = self._forward(params, x)
-            return mse(out, y) if self.regression else softmax_xent(out, y)
-
-        self._value_and_grad = value_and_grad(loss_fn)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: the canonical dict (names/shapes of spec.weight_shapes), float32."""
-        self.params = float32_params(weights)
-        self.opt = make_optimizer(self.params, self.train)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Canonical names -> float32 numpy copies."""
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        xs = np.asarray(xb, dtype=np.float32)
-        ys = yb.astype(np.float32 if self.regression else np.int64)
-        return step_epoch(self._value_and_grad, self.params, self.opt, xs, ys)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
-        return np.asarray(self._forward(self.params, np.asarray(x, dtype=np.float32)))
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous
+    def make_forward(self):
+        model, (steps, features) = self.model, self.info.sequence_shape
+        return lambda params, x: forward(params, x, model, steps, features)

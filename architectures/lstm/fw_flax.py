@@ -13,17 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import (
-    Trainer,
-    const_init,
-    forward,
-    jax_device,
-    mse,
-    put_rows,
-    put_steps,
-    to_device,
-    xent,
-)
+from harness.frameworks.flax import GradientAdapter, const_init, host
 
 
 def _rnn(weights: dict[str, np.ndarray], prefix: str, rngs: nnx.Rngs) -> nnx.RNN:
@@ -71,42 +61,20 @@ class LSTMNet(nnx.Module):
                 yield f"lstm{l}.{d}", rnn.cell
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,), ``head.kernel``
+    (ndir*H, out), ``head.bias`` (out,); x (N, T*features) -> logits (N, classes) or predictions
+    (N, n_outputs), by the dataset's task."""
+
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
-        self.regression = info.task == "regression"
-        self.dirs = ("fw", "bw") if model.bidirectional else ("fw",)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,),
-        ``head.kernel`` (ndir*H, out), ``head.bias`` (out,)."""
-        with jax.default_device(self.dev):
-            self.net = LSTMNet(weights, self.model, *self.info.sequence_shape)
-        self.trainer = Trainer(self.net, mse if self.regression else xent, self.train, self.dev)
+    def make_net(self, weights: dict[str, np.ndarray]) -> LSTMNet:
+        return LSTMNet(weights, self.model, *self.info.sequence_shape)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
-        for prefix, cell in self.net.cells(self.dirs):
-            out[f"{prefix}.w_ih"] = np.array(cell.dense_i.kernel[...], dtype=np.float32)
-            out[f"{prefix}.w_hh"] = np.array(cell.dense_h.kernel[...], dtype=np.float32)
-            out[f"{prefix}.b"] = np.array(cell.dense_h.bias[...], dtype=np.float32)
-        out["head.kernel"] = np.array(self.net.head.kernel[...], dtype=np.float32)
-        out["head.bias"] = np.array(self.net.head.bias[...], dtype=np.float32)
+        for prefix, cell in self.net.cells(("fw", "bw") if self.model.bidirectional else ("fw",)):
+            out[f"{prefix}.w_ih"], out[f"{prefix}.w_hh"] = host(cell.dense_i.kernel), host(cell.dense_h.kernel)
+            out[f"{prefix}.b"] = host(cell.dense_h.bias)
+        out["head.kernel"], out["head.bias"] = host(self.net.head.kernel), host(self.net.head.bias)
         return out
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        xs = put_steps(xb, self.dev)
-        ys = to_device(yb.astype(np.float32 if self.regression else np.int32), self.dev)
-        return self.trainer.epoch(xs, ys, self.mode)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
-        return np.asarray(forward(self.net, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.net))

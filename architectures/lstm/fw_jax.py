@@ -7,21 +7,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from harness.frameworks.jax import (
-    AdapterBase,
-    batch_loss,
-    block,
-    host_tree,
-    init_state,
-    optax_epoch,
-    optax_fns,
-    optax_optimizer,
-    put_rows,
-    put_tree,
-    to_device,
-)
+from harness.frameworks.jax import GradientAdapter
 
 
 def _direction(params: dict, prefix: str, x: jax.Array, reverse: bool) -> jax.Array:
@@ -61,38 +48,11 @@ def make_forward(model, steps: int, features: int):
     return forward
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """The canonical dict (``lstm{l}.{d}.*``, ``head.*``) is the params pytree; x (N, T*features) ->
+    logits (N, classes) or predictions (N, n_outputs), by the dataset's task."""
+
     MODES = ("step", "epoch")
-    NOTES = ""
 
-    def __init__(self, model, info, train, **kw):
-        super().__init__(model, info, train, **kw)
-        self.regression = regression = info.task == "regression"
-        forward = make_forward(model, *info.sequence_shape)
-        self.tx = optax_optimizer(train)
-        self._forward = jax.jit(forward)
-        self._fns = optax_fns(lambda params, x, y: batch_loss(forward(params, x), y, not regression), self.tx)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: the canonical dict (names/shapes of spec.weight_shapes) is the params pytree."""
-        self.params = put_tree(weights, self.dev)
-        self.opt_state = init_state(self.tx, self.params, self.dev)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Canonical names -> float32 numpy copies."""
-        return host_tree(self.params)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        xs = to_device(np.asarray(xb, np.float32), self.dev)
-        ys = to_device(yb.astype(np.float32 if self.regression else np.int32), self.dev)
-        self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
-                                                        fused=self.mode == "epoch")
-        return loss
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
-        return np.asarray(self._forward(self.params, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        block(self.params)  # every leaf comes out of the epoch's last jitted call
+    def make_forward(self):
+        return make_forward(self.model, *self.info.sequence_shape)

@@ -18,18 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from harness.frameworks.tensorflow import (
-    AdapterBase,
-    Optimizer,
-    batch_loss,
-    epoch_trainer,
-    flat_batches,
-    flat_rows,
-    kernel_bias,
-    set_kernel_bias,
-    targets,
-    to_numpy,
-)
+from harness.frameworks.tensorflow import GradientAdapter, kernel_bias, set_kernel_bias, to_numpy
 
 
 def _lstm(hidden: int, use_cudnn: bool | str = "auto") -> keras.layers.LSTM:
@@ -75,8 +64,8 @@ class LSTMNet:
     def trainable_variables(self) -> list:
         return [v for layer in (*self.layers, self.head) for v in layer.trainable_variables]
 
-    def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        """x (N, T*features) -> (N, out)."""
+    def __call__(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """x (N, T*features) -> (N, out) (no dropout: ``training`` changes nothing)."""
         seq = tf.reshape(x, (-1, self.steps, self.features))
         for layer in self.layers:
             seq = layer(seq)  # (N, T, ndir*H)
@@ -90,31 +79,16 @@ class LSTMNet:
         return self.head(feat)
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,), ``head.kernel``
+    (ndir*H, out), ``head.bias`` (out,); x (N, T*features) -> logits (N, classes) or predictions
+    (N, n_outputs), by the dataset's task."""
+
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
-        self.regression = info.task == "regression"
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,),
-        ``head.kernel`` (ndir*H, out), ``head.bias`` (out,)."""
-        steps, features = self.info.sequence_shape
-        with tf.device(self.dev):
-            self.net = LSTMNet(weights, self.model, steps, features,
-                               use_cudnn=False if self.mode == "epoch-xla" else "auto")
-            self.opt = Optimizer(self.train, self.net.trainable_variables)
-        d = steps * features
-        yshape, ytype = ([None, weights["head.bias"].shape[0]], tf.float32) if self.regression else ([None], tf.int64)
-        x, y = tf.TensorSpec([None, d], tf.float32), tf.TensorSpec(yshape, ytype)
-        self._train = epoch_trainer(self._train_step, x, y, self.mode)
-        self._forward = tf.function(self.net, input_signature=[x])
-
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """x (B, T*features), y (B,) int or (B, out) float -> mean loss; one optimizer step."""
-        return self.opt.minimize(lambda: batch_loss(self.net(x), y, classify=not self.regression))
+    def make_net(self, weights: dict[str, np.ndarray]) -> LSTMNet:
+        return LSTMNet(weights, self.model, *self.info.sequence_shape,
+                       use_cudnn=False if self.mode == "epoch-xla" else "auto")
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -123,13 +97,3 @@ class Adapter(AdapterBase):
             out[f"{prefix}.w_hh"] = to_numpy(cell.recurrent_kernel)
             out[f"{prefix}.b"] = to_numpy(cell.bias)
         return out | kernel_bias(self.net.head, "head")
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        with tf.device(self.dev):
-            return self._train(flat_batches(xb), targets(yb, classify=not self.regression))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
-        with tf.device(self.dev):
-            return self._forward(flat_rows(x)).numpy()

@@ -10,12 +10,10 @@ for a 1-layer LSTM of 32 units on 2 cores).
 """
 from __future__ import annotations
 
-import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.special import log_softmax
 
-from harness.frameworks.theano import MODE, Optimizer, check_device, compile_epoch, compile_step, epoch_mean
+from harness.frameworks.theano import GradientAdapter
 
 F32 = "float32"
 
@@ -65,50 +63,13 @@ def forward(params: dict, x, model, steps: int, features: int):
     return pt.dot(feat, params["head.kernel"]) + params["head.bias"]
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,), ``head.kernel``
+    (ndir*H, out), ``head.bias`` (out,) as shared variables; x (N, T*features) -> logits (N, classes)
+    or predictions (N, n_outputs), by the dataset's task."""
+
     MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
-    NOTES = ""
+    LOG_SOFTMAX = "pytensor"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.regression = info.task == "regression"
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,),
-        ``head.kernel`` (ndir*H, out), ``head.bias`` (out,)."""
-        self.params = {k: pytensor.shared(np.array(v, dtype=np.float32), name=k) for k, v in weights.items()}
-        x = pt.matrix("x", dtype=F32)
-        self._predict = pytensor.function([x], forward(self.params, x, self.model, *self.info.sequence_shape),
-                                          mode=MODE)
-        # f(x (B, T*F), y (B, out) float or (B,) int) -> loss; Adam's 1 - beta rounded from float64
-        opt, params = Optimizer(self.train), list(self.params.values())
-        if self.mode == "epoch":  # f(xs (steps, B, T*F), ys (steps, B, out) or (steps, B)) -> mean loss
-            xs = pt.tensor3("xs", dtype=F32)
-            ys = pt.tensor3("ys", dtype=F32) if self.regression else pt.matrix("ys", dtype="int64")
-            self._train = compile_epoch(self._loss, opt, params, xs, ys)
-        else:
-            y = pt.matrix("y", dtype=F32) if self.regression else pt.vector("y", dtype="int64")
-            self._train = compile_step(self._loss, opt, params, x, y)
-
-    def _loss(self, params: list, x, y):
-        out = forward(dict(zip(self.params, params)), x, self.model, *self.info.sequence_shape)
-        if self.regression:
-            return pt.mean(pt.sqr(out - y))
-        return -log_softmax(out, axis=-1)[pt.arange(y.shape[0]), y].mean()
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v.get_value(), dtype=np.float32).copy() for k, v in self.params.items()}
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        xs = np.ascontiguousarray(xb, dtype=np.float32)
-        ys = np.ascontiguousarray(yb, dtype=np.float32 if self.regression else np.int64)
-        return epoch_mean(self._train, xs, ys, fused=self.mode == "epoch")
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
-        return np.asarray(self._predict(np.asarray(x, np.float32)))
-
-    def sync(self) -> None:
-        pass  # compiled functions return numpy arrays: synchronous
+    def forward(self, params: dict, x):
+        return forward(params, x, self.model, *self.info.sequence_shape)

@@ -8,16 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.frameworks.torch import (
-    AdapterBase,
-    as_tensor,
-    fit_epoch,
-    linear_weights,
-    make_optimizer,
-    make_step,
-    set_params,
-    to_numpy,
-)
+from harness.frameworks.torch import GradientAdapter, linear_weights, set_params, to_numpy
 
 
 class Net(nn.Module):
@@ -46,22 +37,23 @@ def _suffix(l: int, d: str) -> str:
     return f"l{l}" + ("_reverse" if d == "bw" else "")
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,), ``head.kernel``
+    (ndir*H, out), ``head.bias`` (out,); x (N, T*features) -> logits (N, classes) or predictions
+    (N, n_outputs), by the dataset's task."""
+
     MODES = ("eager", "compiled")  # eager: op-by-op step loop (PyTorch's default); compiled: torch.compile'd step
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ("compiled: torch.compile keeps nn.LSTM out of its graphs (Dynamo's default, allow_rnn=False): "
              "the recurrence runs PyTorch's fused kernel between the compiled pieces")
+    SEQUENCE = True
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)
-        self.steps, self.features = info.sequence_shape
         self.dirs = ("fw", "bw") if model.bidirectional else ("fw",)
-        self.regression = info.task == "regression"
 
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``lstm{l}.{d}.w_ih`` (in, 4H), ``.w_hh`` (H, 4H), ``.b`` (4H,),
-        ``head.kernel`` (ndir*H, out), ``head.bias`` (out,)."""
-        net = Net(self.model, self.features, weights["head.bias"].shape[0])
+    def make_net(self, weights: dict[str, np.ndarray]) -> Net:
+        net = Net(self.model, self.info.sequence_shape[1], weights["head.bias"].shape[0])
         with torch.no_grad():
             for l in range(self.model.layers):
                 for d in self.dirs:
@@ -76,10 +68,7 @@ class Adapter(AdapterBase):
                     bias_hh.zero_()
                     bias_hh.requires_grad_(False)
         set_params(net.head, weights["head.kernel"].T, weights["head.bias"])
-        self.net = net.to(self.dev)
-        self.opt = make_optimizer([p for p in self.net.parameters() if p.requires_grad], self.train)
-        self.loss_fn = nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
-        self.step = make_step(self.net, self.opt, self.loss_fn, self.mode)
+        return net
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
@@ -91,18 +80,3 @@ class Adapter(AdapterBase):
                 out[f"{p}.b"] = to_numpy(getattr(self.net.lstm, f"bias_ih_{s}") + getattr(self.net.lstm, f"bias_hh_{s}"))
         out.update(linear_weights(self.net.head, "head"))
         return out
-
-    def _seq(self, x: np.ndarray) -> torch.Tensor:
-        """(..., steps*features) numpy -> (..., steps, features) tensor on the device."""
-        return as_tensor(x.reshape(*x.shape[:-1], self.steps, self.features), self.dev)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*features); yb (steps, B) int labels or (steps, B, out) float targets."""
-        y = as_tensor(yb, self.dev, np.float32 if self.regression else np.int64)
-        return fit_epoch(self.net, self.step, self._seq(xb), y)
-
-    @torch.no_grad()
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*features) -> logits (N, classes) or predictions (N, n_outputs)."""
-        self.net.eval()
-        return self.net(self._seq(x)).cpu().numpy()

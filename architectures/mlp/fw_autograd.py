@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 
-from harness.frameworks.autograd import ClassifierAdapter, relu, sigmoid
+from harness.frameworks.autograd import GradientAdapter, relu, sigmoid
 
 ACT = {"relu": relu, "tanh": anp.tanh, "sigmoid": sigmoid}
 
@@ -19,8 +19,12 @@ def forward(params: dict, x, n_layers: int, act):
     return h
 
 
-class Adapter(ClassifierAdapter):
-    def __init__(self, model, info, train, **kw):
-        super().__init__(model, info, train, **kw)
-        n_layers, act = len(model.hidden) + 1, ACT[model.activation]
-        self.use_forward(lambda params, x: forward(params, x, n_layers, act))
+class Adapter(GradientAdapter):
+    """Canonical ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,); x (N, features) -> logits."""
+
+    MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
+    LOSS = "xent"
+
+    def make_forward(self):
+        n_layers, act = len(self.model.hidden) + 1, ACT[self.model.activation]
+        return lambda params, x: forward(params, x, n_layers, act)

@@ -10,16 +10,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import (
-    Trainer,
-    const_init,
-    forward,
-    jax_device,
-    put_rows,
-    put_steps,
-    to_device,
-    xent,
-)
+from harness.frameworks.flax import GradientAdapter, const_init, host
 
 ACT = {"relu": nnx.relu, "tanh": nnx.tanh, "sigmoid": nnx.sigmoid}
 
@@ -39,38 +30,19 @@ class MLP(nnx.Module):
         return self.layers[-1](x)
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,) in nnx.Linear layers;
+    x (N, features) -> logits (N, classes)."""
+
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
-    NOTES = ""
+    LOSS = "xent"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``dense{i}.kernel`` (in, out) and ``dense{i}.bias`` (out,)."""
-        with jax.default_device(self.dev):
-            self.net = MLP(weights, len(self.model.hidden) + 1, self.model.activation)
-        self.trainer = Trainer(self.net, xent, self.train, self.dev)
-        self._forward = nnx.cached_partial(forward, self.net)
+    def make_net(self, weights: dict[str, np.ndarray]) -> MLP:
+        return MLP(weights, len(self.model.hidden) + 1, self.model.activation)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Canonical float32 copies: ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,)."""
         out = {}
         for i, lin in enumerate(self.net.layers):
-            out[f"dense{i}.kernel"] = np.array(lin.kernel[...], dtype=np.float32)
-            out[f"dense{i}.bias"] = np.array(lin.bias[...], dtype=np.float32)
+            out[f"dense{i}.kernel"], out[f"dense{i}.bias"] = host(lin.kernel), host(lin.bias)
         return out
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, features), yb (steps, B) int -> mean loss over the steps."""
-        xs = put_steps(xb, self.dev)
-        ys = to_device(yb.astype(np.int32), self.dev)
-        return self.trainer.epoch(xs, ys, self.mode)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, features) -> logits (N, classes)."""
-        return np.asarray(self._forward(put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.net))

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.neural_network import MLPClassifier
 
 from architectures._shared import Unsupported
+from harness.frameworks.sklearn import AdapterBase
 
 ACT = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic"}
 
@@ -27,7 +28,7 @@ def make_classifier(model, train, n_classes: int, seed: int) -> MLPClassifier:
                          learning_rate_init=train.lr, batch_size=n_classes, shuffle=False, random_state=seed, **opt)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # scikit-learn's own per-batch loop inside partial_fit
     NOTES = ("Adam: scikit-learn puts eps inside the bias correction (eps-hat: "
              "w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps)). SGD momentum is the same update written with "
@@ -36,12 +37,11 @@ class Adapter:
              "with its softmax output step switched off. Two-class problems are unsupported: MLPClassifier "
              "uses one logistic output unit there, not two softmax logits.")
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, **kw):
         if info.n_classes < 3:
             raise Unsupported("MLPClassifier has one logistic output unit for two classes, "
                               "not the canonical two softmax logits")
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.seed = seed
+        super().__init__(model, info, train, **kw)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``dense{i}.kernel`` (in, out) and ``dense{i}.bias`` (out,), float32."""
@@ -90,6 +90,3 @@ class Adapter:
             return self.clf._forward_pass_fast(np.asarray(x.reshape(len(x), -1), dtype=np.float32))
         finally:
             self.clf.out_activation_ = out_activation
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

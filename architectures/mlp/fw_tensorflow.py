@@ -7,19 +7,8 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from harness.frameworks.tensorflow import (
-    AdapterBase,
-    Optimizer,
-    batch_loss,
-    epoch_trainer,
-    flat_batches,
-    flat_rows,
-    kernel_bias,
-    set_kernel_bias,
-    targets,
-)
+from harness.frameworks.tensorflow import GradientAdapter, kernel_bias, set_kernel_bias
 
 
 def make_net(weights: dict[str, np.ndarray], n_layers: int, activation: str) -> keras.Sequential:
@@ -34,34 +23,16 @@ def make_net(weights: dict[str, np.ndarray], n_layers: int, activation: str) -> 
     return net
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,) in Keras Dense layers;
+    x (N, features) -> logits (N, classes)."""
+
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
-    NOTES = ""
+    LOSS = "xent"
 
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``dense{i}.kernel`` (in, out) and ``dense{i}.bias`` (out,)."""
-        n_in = weights["dense0.kernel"].shape[0]
-        with tf.device(self.dev):
-            self.net = make_net(weights, len(self.model.hidden) + 1, self.model.activation)
-            self.opt = Optimizer(self.train, self.net.trainable_variables)
-        x, y = tf.TensorSpec([None, n_in], tf.float32), tf.TensorSpec([None], tf.int64)
-        self._train = epoch_trainer(self._train_step, x, y, self.mode)
-        self._forward = tf.function(lambda x: self.net(x, training=False), input_signature=[x])
-
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """x (B, features), y (B,) int -> mean softmax cross-entropy; one optimizer step."""
-        return self.opt.minimize(lambda: batch_loss(self.net(x, training=True), y))
+    def make_net(self, weights: dict[str, np.ndarray]) -> keras.Sequential:
+        return make_net(weights, len(self.model.hidden) + 1, self.model.activation)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Canonical float32 copies: ``dense{i}.kernel`` (in, out), ``dense{i}.bias`` (out,)."""
         return {k: a for i, layer in enumerate(self.net.layers) for k, a in kernel_bias(layer, f"dense{i}").items()}
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, features), yb (steps, B) int -> mean loss over the steps."""
-        with tf.device(self.dev):
-            return self._train(flat_batches(xb), targets(yb))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, features) -> logits (N, classes)."""
-        with tf.device(self.dev):
-            return self._forward(flat_rows(x)).numpy()

@@ -7,7 +7,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 
-from harness.frameworks.autograd import flat32, make_optimizer, sigmoid
+from harness.frameworks.autograd import AdapterBase, flat32, make_optimizer, sigmoid
 
 NAMES = ("W", "b_v", "b_h")
 
@@ -22,7 +22,7 @@ class CDTrainer:
 
     def __init__(self, params: dict[str, np.ndarray], model, train):
         self.params, self.k, self.persistent = params, model.cd_k, model.persistent
-        self.opt = make_optimizer(params, train)
+        self.opt = make_optimizer(train, params)
         self.chain: np.ndarray | None = None  # PCD hidden state (B, H)
         wd = np.float32(model.weight_decay)
 
@@ -55,12 +55,11 @@ class CDTrainer:
         return float(np.mean([self.step(v, u) for v, u in zip(xs, us)]))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,), float32."""
@@ -79,6 +78,3 @@ class Adapter:
         """x (N, V) -> p(h=1|v) (N, H)."""
         p = self.params
         return sigmoid(flat32(x) @ p["W"] + p["b_h"])
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

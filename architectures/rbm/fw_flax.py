@@ -14,15 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import (
-    commit,
-    jax_device,
-    new_optimizer,
-    put_rows,
-    put_steps,
-    scan_steps,
-    to_device,
-)
+from harness.frameworks.flax import AdapterBase, commit, make_optimizer, scan_steps, to_device
 
 NAMES = ("W", "b_v", "b_h")
 
@@ -109,7 +101,7 @@ class CDTrainer:
 
     def __init__(self, rbm: RBM, model, train, dev, fused: bool = False):
         self.rbm, self.dev, self.fused = rbm, dev, fused
-        self.opt = new_optimizer(rbm, train, dev)
+        self.opt = make_optimizer(train, rbm, dev)
         knobs = {"k": model.cd_k, "persistent": model.persistent, "wd": model.weight_decay}
         # cached_partial skips NNX's per-call graph traversal of the module and optimizer
         self._step = nnx.cached_partial(partial(_step_at, **knobs), rbm, self.opt)
@@ -129,31 +121,23 @@ class CDTrainer:
         return float(total) / xs.shape[0]  # the only host fetch of the epoch
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
-    NOTES = ""
-
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,), float32."""
         with jax.default_device(self.dev):
-            self.rbm = RBM(weights)
-        commit(self.rbm, self.dev)
-        self.trainer = CDTrainer(self.rbm, self.model, self.train, self.dev, fused=self.mode == "epoch")
+            self.net = RBM(weights)
+        commit(self.net, self.dev)
+        self.trainer = CDTrainer(self.net, self.model, self.train, self.dev, fused=self.mode == "epoch")
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return self.rbm.weights()
+        return self.net.weights()
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
-        return self.trainer.epoch(put_steps(xb, self.dev), to_device(yb, self.dev))
+        return self.trainer.epoch(self.inputs(xb, 2), to_device(yb, self.dev))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
-        return np.asarray(_hidden(self.rbm, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.rbm))
+        return np.asarray(_hidden(self.net, self.inputs(x)))

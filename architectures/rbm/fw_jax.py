@@ -16,7 +16,7 @@ from harness.frameworks.jax import (
     AdapterBase,
     host_tree,
     init_state,
-    optax_optimizer,
+    make_optimizer,
     put_rows,
     put_tree,
     run_epoch,
@@ -77,7 +77,7 @@ class CDTrainer:
 
     def __init__(self, params: dict, model, train, dev, fused: bool = False):
         self.model, self.dev, self.fused = model, dev, fused
-        tx = optax_optimizer(train)
+        tx = make_optimizer(train)
         # state (params, opt_state, chain); the batches' y is the harness noise u
         self._fns = update_fns(make_update(model, tx), 3)
         self._chain_start = jax.jit(make_chain_start)
@@ -96,7 +96,6 @@ class CDTrainer:
 
 class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: jitted step per batch from Python; epoch: one jitted lax.scan
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)

@@ -19,6 +19,7 @@ from scipy.special import expit
 from sklearn.neural_network import BernoulliRBM
 
 from architectures._shared import Unsupported
+from harness.frameworks.sklearn import AdapterBase
 
 
 class HarnessNoise(np.random.RandomState):
@@ -90,18 +91,18 @@ class CDTrainer:
         return float(np.mean([self.step(v, u) for v, u in zip(xs, us.astype(np.float64))]))
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # BernoulliRBM.partial_fit per batch
     NOTES = ("BernoulliRBM.partial_fit per batch, float64, driven by the harness noise through a RandomState "
              "subclass; its chain start is set by the adapter (PCD: h_samples_ from the first batch instead of "
              "zeros; CD-1: reset to a sample of p(h|v_data) before every step). Only cd_k=1, plain SGD "
              "(no momentum), no weight decay. The reconstruction error is computed in numpy from its weights.")
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
+    def __init__(self, model, info, train, **kw):
         reason = unsupported_reason(model, train)
         if reason:
             raise Unsupported(reason)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+        super().__init__(model, info, train, **kw)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""
@@ -119,6 +120,3 @@ class Adapter:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H), BernoulliRBM.transform."""
         return self.rbm.transform(np.asarray(x.reshape(len(x), -1), np.float64))
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

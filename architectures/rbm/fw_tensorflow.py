@@ -14,10 +14,10 @@ import tensorflow as tf
 
 from harness.frameworks.tensorflow import (
     AdapterBase,
-    Optimizer,
     epoch_trainer,
     flat_batches,
     flat_rows,
+    make_optimizer,
     to_numpy,
 )
 
@@ -51,7 +51,7 @@ class CDTrainer:
 
     def __init__(self, rbm: RBM, model, train, mode: str = "step"):
         self.rbm, self.k, self.persistent, self.wd = rbm, model.cd_k, model.persistent, model.weight_decay
-        self.opt = Optimizer(train, [rbm.W, rbm.b_v, rbm.b_h])
+        self.opt = make_optimizer(train, [rbm.W, rbm.b_v, rbm.b_h])
         self.n_v, self.n_h = rbm.W.shape
         self.chain = tf.Variable(tf.zeros((0, self.n_h)), shape=tf.TensorShape([None, self.n_h]))
         self.started = False
@@ -91,7 +91,6 @@ class CDTrainer:
 
 class Adapter(AdapterBase):
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
-    NOTES = ""
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""

@@ -15,7 +15,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from harness.frameworks.theano import MODE, Optimizer, check_device, compile_scan, epoch_mean, flat32
+from harness.frameworks.theano import MODE, AdapterBase, compile_scan, epoch_mean, flat32, make_optimizer
 
 F32 = np.float32
 NAMES = ("W", "b_v", "b_h")
@@ -67,7 +67,7 @@ class CDTrainer:
         n_v, n_h = W.get_value().shape
         self.chain = pytensor.shared(np.zeros((0, n_h), np.float32), name="chain")
         self.started = False
-        opt = Optimizer(train)
+        opt = make_optimizer(train)
         v, u = pt.matrix("v", dtype="float32"), pt.matrix("u", dtype="float32")
         if fused:  # f(xs (steps, B, V), us (steps, B, width)) -> mean reconstruction error
             state = opt.init_state(params)
@@ -97,13 +97,11 @@ class CDTrainer:
         return epoch_mean(self._train, xs, us, fused=self.fused)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""
@@ -122,6 +120,3 @@ class Adapter:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
         return self._predict(flat32(x))
-
-    def sync(self) -> None:
-        """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""

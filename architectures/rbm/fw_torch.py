@@ -41,8 +41,8 @@ class CDTrainer:
     def __init__(self, rbm: RBM, model, train):
         self.rbm, self.k, self.persistent = rbm, model.cd_k, model.persistent
         # the group's weight_decay (L2 on the gradient) is the canonical weight decay on W
-        self.opt = make_optimizer([{"params": [rbm.W], "weight_decay": model.weight_decay},
-                                   {"params": [rbm.b_v, rbm.b_h], "weight_decay": 0.0}], train)
+        self.opt = make_optimizer(train, [{"params": [rbm.W], "weight_decay": model.weight_decay},
+                                          {"params": [rbm.b_v, rbm.b_h], "weight_decay": 0.0}])
         self.chain: torch.Tensor | None = None  # PCD hidden state (B, H)
 
     @torch.no_grad()
@@ -79,7 +79,6 @@ class CDTrainer:
 class Adapter(AdapterBase):
     MODES = ("eager",)  # eager: op-by-op per-step loop, PyTorch's standard way
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
-    NOTES = ""
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (V, H), ``b_v`` (V,), ``b_h`` (H,)."""
@@ -91,10 +90,9 @@ class Adapter(AdapterBase):
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, V) data, yb (steps, B, H + k (V + H)) uniform noise -> mean recon error."""
-        xs = as_tensor(xb.reshape(xb.shape[0], xb.shape[1], -1), self.dev)
-        return self.trainer.epoch(xs, as_tensor(yb, self.dev))
+        return self.trainer.epoch(self.inputs(xb, 2), as_tensor(yb, self.dev))
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, V) -> p(h=1|v) (N, H)."""
-        return self.rbm.hidden_probs(as_tensor(x.reshape(len(x), -1), self.dev, np.float32)).cpu().numpy()
+        return self.rbm.hidden_probs(self.inputs(x)).cpu().numpy()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import value_and_grad
 
 from architectures.rnn.spec import directions
-from harness.frameworks.autograd import float32_params, make_optimizer, mse, sigmoid, softmax_xent, step_epoch
+from harness.frameworks.autograd import GradientAdapter, sigmoid
 
 
 def _run_direction(p: dict, prefix: str, cell: str, xs, reverse: bool):
@@ -48,42 +47,13 @@ def forward(p: dict, x, model):
     return anp.dot(feat, p["head.kernel"]) + p["head.bias"]
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """The canonical dict (``rnn{l}.{d}.*``, ``head.*``); x (N, T*F) -> logits (N, classes) or
+    predictions (N, outputs), by the dataset's task."""
+
     MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
-    NOTES = ""
+    SEQUENCE = True
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        classify = info.task == "classification"
-
-        def loss_fn(params, x, y):
-            out = forward(params, x, model)
-            return softmax_xent(out, y) if classify else mse(out, y)
-
-        self._value_and_grad = value_and_grad(loss_fn)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical names and layout (see spec), float32."""
-        self.params = float32_params(weights)
-        self.opt = make_optimizer(self.params, self.train)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Canonical names -> float32 numpy copies."""
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def _seq(self, x: np.ndarray) -> np.ndarray:
-        """(..., T*F) -> (..., T, F) float32."""
-        return np.asarray(x.reshape(*x.shape[:-1], *self.info.sequence_shape), dtype=np.float32)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        xs = self._seq(xb)
-        ys = yb if self.info.task == "classification" else np.asarray(yb, dtype=np.float32)
-        return step_epoch(self._value_and_grad, self.params, self.opt, xs, ys)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
-        return np.asarray(forward(self.params, self._seq(x), self.model))
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous
+    def make_forward(self):
+        model = self.model
+        return lambda params, x: forward(params, x, model)

@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from architectures.rnn.spec import directions
-from harness.frameworks.flax import Trainer, const_init, forward, jax_device, mse, to_device, xent
+from harness.frameworks.flax import GradientAdapter, const_init
 
 
 class GRUCell(nnx.RNNCellBase):
@@ -95,38 +95,15 @@ class Net(nnx.Module):
         return {k: v[...] for k, v in out.items()}
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec); x (N, T*F) -> logits (N, classes) or
+    predictions (N, outputs), by the dataset's task."""
+
+    SEQUENCE = True
     MODES = ("step", "epoch")  # step: jitted step per batch; epoch: one jitted nnx.scan per epoch
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
-        self.classify = info.task == "classification"
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
-        with jax.default_device(self.dev):
-            self.net = Net(weights, self.model)
-        self.trainer = Trainer(self.net, xent if self.classify else mse, self.train, self.dev)
+    def make_net(self, weights: dict[str, np.ndarray]) -> Net:
+        return Net(weights, self.model)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {k: np.array(v, dtype=np.float32) for k, v in self.net.canonical(self.model).items()}
-
-    def _seq(self, x: np.ndarray) -> jax.Array:
-        """(..., T*F) -> (..., T, F) on the device."""
-        shape = (*x.shape[:-1], *self.info.sequence_shape)
-        return to_device(np.ascontiguousarray(x.reshape(shape), dtype=np.float32), self.dev)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        xs = self._seq(xb)
-        ys = to_device(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
-        return self.trainer.epoch(xs, ys, self.mode)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
-        return np.asarray(forward(self.net, self._seq(x)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.net))

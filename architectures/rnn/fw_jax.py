@@ -7,21 +7,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from architectures.rnn.spec import directions
-from harness.frameworks.jax import (
-    AdapterBase,
-    batch_loss,
-    block,
-    host_tree,
-    init_state,
-    optax_epoch,
-    optax_fns,
-    optax_optimizer,
-    put_tree,
-    to_device,
-)
+from harness.frameworks.jax import GradientAdapter
 
 
 def _run_direction(p: dict, prefix: str, cell: str, xs: jax.Array, reverse: bool) -> jax.Array:
@@ -67,43 +55,12 @@ def make_forward(model):
     return forward
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """The canonical dict (``rnn{l}.{d}.*``, ``head.*``) is the params pytree; x (N, T*F) -> logits
+    (N, classes) or predictions (N, outputs), by the dataset's task."""
+
+    SEQUENCE = True
     MODES = ("step", "epoch")  # step: jitted step per batch from Python; epoch: one jitted lax.scan
-    NOTES = ""
 
-    def __init__(self, model, info, train, **kw):
-        super().__init__(model, info, train, **kw)
-        self.classify = classify = info.task == "classification"
-        forward = make_forward(model)
-        self.tx = optax_optimizer(train)
-        self._forward = jax.jit(forward)
-        self._fns = optax_fns(lambda params, x, y: batch_loss(forward(params, x), y, classify), self.tx)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical names and layout (see spec), used as the params pytree as they are."""
-        self.params = put_tree(weights, self.dev)
-        self.opt_state = init_state(self.tx, self.params, self.dev)
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Canonical names -> float32 numpy copies."""
-        return host_tree(self.params)
-
-    def _seq(self, x: np.ndarray) -> jax.Array:
-        """(..., T*F) -> (..., T, F) on the device."""
-        shape = (*x.shape[:-1], *self.info.sequence_shape)
-        return to_device(np.ascontiguousarray(x.reshape(shape), dtype=np.float32), self.dev)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        xs = self._seq(xb)
-        ys = to_device(yb.astype(np.int32) if self.classify else yb.astype(np.float32), self.dev)
-        self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, xs, ys, self.dev,
-                                                        fused=self.mode == "epoch")
-        return loss
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
-        return np.asarray(self._forward(self.params, self._seq(x)))
-
-    def sync(self) -> None:
-        block(self.params)  # every leaf comes out of the epoch's last jitted call
+    def make_forward(self):
+        return make_forward(self.model)

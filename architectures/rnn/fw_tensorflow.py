@@ -14,19 +14,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from architectures.rnn.spec import directions
-from harness.frameworks.tensorflow import (
-    AdapterBase,
-    Optimizer,
-    batch_loss,
-    epoch_trainer,
-    kernel_bias,
-    set_kernel_bias,
-    targets,
-    to_numpy,
-)
+from harness.frameworks.tensorflow import GradientAdapter, kernel_bias, set_kernel_bias, to_numpy
 
 
 def _swap_rz(a: np.ndarray) -> np.ndarray:
@@ -93,30 +83,17 @@ def make_net(weights: dict[str, np.ndarray], model, steps: int, features: int,
     return net, per_layer + [head]
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec); x (N, T*F) -> logits (N, classes) or
+    predictions (N, outputs), by the dataset's task."""
+
     MODES = ("step", "epoch", "epoch-xla", "eager")  # harness.frameworks.tensorflow.epoch_trainer's (described there)
-    NOTES = ""
+    SEQUENCE = True
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
-        self.classify = info.task == "classification"
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
-        steps, features = self.info.sequence_shape
-        with tf.device(self.dev):
-            self.net, self.parts = make_net(weights, self.model, steps, features,
-                                            use_cudnn=False if self.mode == "epoch-xla" else "auto")
-            self.opt = Optimizer(self.train, self.net.trainable_variables)
-        n_out = weights["head.bias"].shape[0]
-        x = tf.TensorSpec([None, steps, features], tf.float32)
-        y = tf.TensorSpec([None], tf.int64) if self.classify else tf.TensorSpec([None, n_out], tf.float32)
-        self._train = epoch_trainer(self._train_step, x, y, self.mode)
-        self._forward = tf.function(lambda x: self.net(x, training=False), input_signature=[x])
-
-    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        """x (B, T, F), y (B,) int or (B, out) float -> mean loss; one optimizer step."""
-        return self.opt.minimize(lambda: batch_loss(self.net(x, training=True), y, self.classify))
+    def make_net(self, weights: dict[str, np.ndarray]) -> keras.Model:
+        net, self.parts = make_net(weights, self.model, *self.info.sequence_shape,
+                                   use_cudnn=False if self.mode == "epoch-xla" else "auto")
+        return net
 
     def get_weights(self) -> dict[str, np.ndarray]:
         *rnns, head = self.parts
@@ -125,17 +102,3 @@ class Adapter(AdapterBase):
             for d, rnn in zip(directions(self.model), dirs):
                 out.update(_from_keras(rnn, f"rnn{layer}.{d}.", self.model.cell))
         return out | kernel_bias(head, "head")
-
-    def _seq(self, x: np.ndarray) -> tf.Tensor:
-        """(..., T*F) -> (..., T, F) tensor."""
-        return tf.convert_to_tensor(x.reshape(*x.shape[:-1], *self.info.sequence_shape), tf.float32)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        with tf.device(self.dev):
-            return self._train(self._seq(xb), targets(yb, self.classify))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
-        with tf.device(self.dev):
-            return self._forward(self._seq(x)).numpy()

@@ -17,10 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.special import log_softmax
 
-from architectures.rnn.spec import directions, weight_shapes
-from harness.frameworks.theano import Optimizer, check_device, compile_epoch, compile_step, epoch_mean
+from architectures.rnn.spec import directions
+from harness.frameworks.theano import GradientAdapter
 
 F32 = np.float32
 
@@ -75,55 +74,13 @@ def forward(p: dict, x, model):
     return pt.dot(feat, p["head.kernel"]) + p["head.bias"]
 
 
-class Adapter:
+class Adapter(GradientAdapter):
+    """Canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec) as shared variables; x (N, T*F) ->
+    logits (N, classes) or predictions (N, outputs), by the dataset's task."""
+
     MODES = ("step", "epoch")  # step: compiled step per batch; epoch: one compiled scan per epoch
-    NOTES = ""
+    LOG_SOFTMAX = "pytensor"
+    SEQUENCE = True
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.classify = info.task == "classification"
-        self.opt = Optimizer(train)
-
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
-        self.names = list(weight_shapes(self.model, self.info))
-        self.params = {k: pytensor.shared(np.array(weights[k], np.float32), name=k) for k in self.names}
-        x = pt.tensor3("x", dtype="float32")
-        self._predict = pytensor.function([x], forward(self.params, x, self.model))
-        # f(x (B, T, F), y (B,) int or (B, out) float) -> loss; updates weights and state in place
-        params = [self.params[k] for k in self.names]
-        if self.mode == "epoch":  # f(xs (steps, B, T, F), ys (steps, B) or (steps, B, out)) -> mean loss
-            xs = pt.tensor4("xs", dtype="float32")
-            ys = pt.matrix("ys", dtype="int64") if self.classify else pt.tensor3("ys", dtype="float32")
-            self._train = compile_epoch(self._loss, self.opt, params, xs, ys)
-        else:
-            x = pt.tensor3("x", dtype="float32")
-            y = pt.vector("y", dtype="int64") if self.classify else pt.matrix("y", dtype="float32")
-            self._train = compile_step(self._loss, self.opt, params, x, y)
-
-    def _loss(self, params: list, x, y):
-        out = forward(dict(zip(self.names, params)), x, self.model)
-        if self.classify:
-            return -log_softmax(out, axis=-1)[pt.arange(y.shape[0]), y].mean()
-        return pt.sqr(out - y).mean()
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        return {k: np.array(self.params[k].get_value(), dtype=np.float32) for k in self.names}
-
-    def _seq(self, x: np.ndarray) -> np.ndarray:
-        """(..., T*F) -> (..., T, F) float32."""
-        return np.ascontiguousarray(x.reshape(*x.shape[:-1], *self.info.sequence_shape), dtype=np.float32)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        xs = self._seq(xb)
-        ys = np.ascontiguousarray(yb, dtype=np.int64 if self.classify else np.float32)
-        return epoch_mean(self._train, xs, ys, fused=self.mode == "epoch")
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
-        return self._predict(self._seq(x))
-
-    def sync(self) -> None:
-        """Compiled PyTensor functions return numpy arrays: nothing is ever queued."""
+    def forward(self, params: dict, x):
+        return forward(params, x, self.model)

@@ -9,16 +9,7 @@ import torch
 from torch import nn
 
 from architectures.rnn.spec import directions
-from harness.frameworks.torch import (
-    AdapterBase,
-    as_tensor,
-    fit_epoch,
-    linear_weights,
-    make_optimizer,
-    make_step,
-    set_params,
-    to_numpy,
-)
+from harness.frameworks.torch import GradientAdapter, linear_weights, set_params, to_numpy
 
 SUFFIX = {"fw": "", "bw": "_reverse"}  # torch's parameter-name suffix per direction
 
@@ -59,22 +50,23 @@ class Net(nn.Module):
         return self.head(feat)
 
 
-class Adapter(AdapterBase):
+class Adapter(GradientAdapter):
+    """Canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec); x (N, T*F) -> logits (N, classes) or
+    predictions (N, outputs), by the dataset's task."""
+
     MODES = ("eager", "compiled")  # eager: op-by-op step loop (PyTorch's default); compiled: torch.compile'd step
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
     NOTES = ("compiled: torch.compile keeps nn.RNN/nn.GRU out of its graphs (Dynamo's default, allow_rnn=False): "
              "the recurrence runs PyTorch's fused kernel between the compiled pieces")
+    SEQUENCE = True
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)
-        self.classify = info.task == "classification"
+        self.names = _torch_names(model)
 
-    def build(self, weights: dict[str, np.ndarray]) -> None:
-        """weights: canonical ``rnn{l}.{d}.*`` and ``head.*`` (see spec)."""
-        out = weights["head.bias"].shape[0]
-        self.net = Net(self.model, self.info.sequence_shape[1], out)
-        self.names = _torch_names(self.model)
-        params = dict(self.net.rnn.named_parameters())
+    def make_net(self, weights: dict[str, np.ndarray]) -> Net:
+        net = Net(self.model, self.info.sequence_shape[1], weights["head.bias"].shape[0])
+        params = dict(net.rnn.named_parameters())
         with torch.no_grad():
             for tname, cname in self.names.items():
                 w = weights[cname]
@@ -85,11 +77,8 @@ class Adapter(AdapterBase):
                     if tname.startswith("bias_hh"):
                         p.zero_()
                         p.requires_grad_(False)
-        set_params(self.net.head, weights["head.kernel"].T, weights["head.bias"])
-        self.net.to(self.dev)
-        self.opt = make_optimizer([p for p in self.net.parameters() if p.requires_grad], self.train)
-        self.loss_fn = nn.CrossEntropyLoss() if self.classify else nn.MSELoss()
-        self.step = make_step(self.net, self.opt, self.loss_fn, self.mode)
+        set_params(net.head, weights["head.kernel"].T, weights["head.bias"])
+        return net
 
     def get_weights(self) -> dict[str, np.ndarray]:
         params = dict(self.net.rnn.named_parameters())
@@ -99,19 +88,3 @@ class Adapter(AdapterBase):
             out[cname] = to_numpy(w.T if w.ndim == 2 else w)
         out.update(linear_weights(self.net.head, "head"))
         return out
-
-    def _seq(self, x: np.ndarray) -> torch.Tensor:
-        """(..., steps*features) -> (..., steps, features) tensor on the device."""
-        steps, features = self.info.sequence_shape
-        return as_tensor(x.reshape(*x.shape[:-1], steps, features), self.dev)
-
-    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, T*F), yb (steps, B) int or (steps, B, out) float -> mean loss over the steps."""
-        y = as_tensor(yb, self.dev, np.int64 if self.classify else np.float32)
-        return fit_epoch(self.net, self.step, self._seq(xb), y)
-
-    @torch.no_grad()
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, T*F) -> logits (N, classes) or predictions (N, outputs)."""
-        self.net.eval()
-        return self.net(self._seq(x)).cpu().numpy()

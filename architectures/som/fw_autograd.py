@@ -10,27 +10,23 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
-from harness.frameworks.autograd import flat32
+from architectures.som import spec
+from harness.frameworks.autograd import AdapterBase, flat32
 
 F32 = np.float32
 
 
-def decay(value: float, t: np.ndarray, total: int, kind: str, what: str) -> np.ndarray:
-    """MiniSom's decay of the learning rate or sigma at iterations t (float32 array)."""
-    value, total = F32(value), F32(total)
-    if kind == "asymptotic":
-        return value / (1 + t / (total / 2))
-    if what == "learning_rate":
-        return value * (1 - t / total)
-    return value + t * (1 - value) / total
+def decay(value: float, t, total, kind: str, what: str):
+    """The reference's ``spec.decay`` at iterations t, with float32 constants (a Python float would
+    upcast the float32 schedule)."""
+    return spec.decay(F32(value), t, F32(total), kind, what)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # one numpy update per sample (online) or per batch (batch)
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         self.ar = anp.arange(model.rows, dtype=F32)  # grid row coordinates
         self.ac = anp.arange(model.cols, dtype=F32)  # grid column coordinates
 
@@ -99,6 +95,3 @@ class Adapter:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
         q = flat32(x)
         return anp.sqrt(anp.sum((q[:, None, :] - self.W[None]) ** 2, axis=-1))
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

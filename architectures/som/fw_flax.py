@@ -13,16 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from harness.frameworks.flax import forward, jax_device, put_rows, to_device
-
-
-def decay(value: float, t: jax.Array, total: jax.Array, kind: str, what: str) -> jax.Array:
-    """MiniSom's decay of the learning rate or sigma at iterations t (float array)."""
-    if kind == "asymptotic":
-        return value / (1 + t / (total / 2))
-    if what == "learning_rate":
-        return value * (1 - t / total)
-    return value + t * (1 - value) / total
+from architectures.som.spec import decay  # operators only: the reference runs on jax arrays as it is
+from harness.frameworks.flax import AdapterBase, host, to_device
 
 
 class SOM(nnx.Module):
@@ -87,35 +79,27 @@ def train_epoch(som: SOM, x: jax.Array, total: jax.Array) -> jax.Array:
     return som.fit_epoch(x, total)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("epoch",)  # the whole epoch is one nnx.jit'd scan over SOM steps (samples or batches)
     ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
-    NOTES = ""
-
-    def __init__(self, model, info, train, *, mode="epoch", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (rows, cols, D) float32."""
         w = weights["W"]
         self.shape = w.shape
-        self.som = SOM(np.asarray(w, np.float32).reshape(-1, w.shape[-1]), self.model, self.dev)
+        self.net = SOM(np.asarray(w, np.float32).reshape(-1, w.shape[-1]), self.model, self.dev)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {"W": np.array(self.som.W[...], np.float32).reshape(self.shape)}
+        return {"W": host(self.net.W).reshape(self.shape)}
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
         """xb (steps, B, D) -> mean distance of the epoch's samples to their winners (before each update)."""
         steps, b = xb.shape[:2]
         online = self.model.algorithm == "online"
         x = np.asarray(xb, np.float32).reshape((steps * b, -1) if online else (steps, b, -1))
-        dist = train_epoch(self.som, to_device(x, self.dev), jnp.int32(self.train.epochs * x.shape[0]))
+        dist = train_epoch(self.net, to_device(x, self.dev), jnp.int32(self.train.epochs * x.shape[0]))
         return float(dist) / (steps * b)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
-        return np.asarray(forward(self.som, put_rows(x, self.dev)))
-
-    def sync(self) -> None:
-        jax.block_until_ready(nnx.state(self.som))
+        return super().predict(x)

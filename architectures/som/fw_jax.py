@@ -12,16 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from architectures.som.spec import decay  # operators only: the reference runs on tensors as it is
 from harness.frameworks.jax import AdapterBase, put_rows, to_device
-
-
-def decay(value: float, t: jax.Array, total: jax.Array, kind: str, what: str) -> jax.Array:
-    """MiniSom's decay of the learning rate or sigma at iterations t (float array)."""
-    if kind == "asymptotic":
-        return value / (1 + t / (total / 2))
-    if what == "learning_rate":
-        return value * (1 - t / total)
-    return value + t * (1 - value) / total
 
 
 def schedule(model, t0: jax.Array, n: int, total: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -81,7 +73,6 @@ def distances(w: jax.Array, x: jax.Array) -> jax.Array:
 class Adapter(AdapterBase):
     MODES = ("epoch",)  # the whole epoch is one jit'd scan over SOM steps (samples or batches)
     ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)

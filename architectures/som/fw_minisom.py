@@ -17,17 +17,18 @@ from __future__ import annotations
 import numpy as np
 from minisom import MiniSom
 
+from harness.frameworks.minisom import AdapterBase
+
 DECAY = {"asymptotic": ("asymptotic_decay", "asymptotic_decay"),
          "linear": ("linear_decay_to_zero", "linear_decay_to_one")}
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("step",)  # MiniSom's per-sample numpy update
     NOTES = "MiniSom computes in float64 (canonical float32 weights in and out)"
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.seed = seed
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: canonical ``W`` (rows, cols, D) float32 -> MiniSom's ``_weights`` (float64)."""
@@ -88,6 +89,3 @@ class Adapter:
         """x (N, D) -> distances (N, rows*cols) to every unit: MiniSom's ``activate`` per sample, float32."""
         x = np.asarray(x, np.float64).reshape(len(x), -1)
         return np.stack([self.som.activate(s).ravel() for s in x]).astype(np.float32)
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous

@@ -12,16 +12,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from architectures.som.spec import decay  # operators only: the reference runs on tensors as it is
 from harness.frameworks.tensorflow import AdapterBase, flat_rows
-
-
-def decay(value: float, t: tf.Tensor, total: tf.Tensor, kind: str, what: str) -> tf.Tensor:
-    """MiniSom's decay of the learning rate or sigma at iterations t (float tensor)."""
-    if kind == "asymptotic":
-        return value / (1 + t / (total / 2))
-    if what == "learning_rate":
-        return value * (1 - t / total)
-    return value + t * (1 - value) / total
 
 
 def first_argmin(d: tf.Tensor) -> tf.Tensor:
@@ -35,10 +27,9 @@ def first_argmin(d: tf.Tensor) -> tf.Tensor:
 class Adapter(AdapterBase):
     MODES = ("epoch",)  # the epoch's SOM steps (samples or batches) in one tf.function while loop
     ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="epoch", device="cpu", seed=0):
-        super().__init__(model, info, train, mode=mode, device=device, seed=seed)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         d = int(np.prod(info.input_shape))
         self.shape = (model.rows, model.cols, d)
         with tf.device(self.dev):

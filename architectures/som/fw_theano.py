@@ -11,29 +11,24 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from harness.frameworks.theano import check_device
+from architectures.som import spec
+from harness.frameworks.theano import AdapterBase
 
 F32 = np.float32
 
 
 def decay(value: float, t, total, kind: str, what: str):
-    """MiniSom's decay of the learning rate or sigma at iterations t (symbolic float32)."""
-    value = F32(value)
-    if kind == "asymptotic":
-        return value / (1 + t / (total / 2))
-    if what == "learning_rate":
-        return value * (1 - t / total)
-    return value + t * (1 - value) / total
+    """The reference's ``spec.decay`` at symbolic float32 iterations t of ``total``, with ``value`` a
+    float32 constant (a Python float would upcast the graph)."""
+    return spec.decay(F32(value), t, total, kind, what)
 
 
-class Adapter:
+class Adapter(AdapterBase):
     MODES = ("epoch",)  # the epoch's SOM steps (samples or batches) in one compiled scan
     ALIASES = {"step": "epoch"}  # there is no per-step loop here: a request for step runs the fused epoch
-    NOTES = ""
 
-    def __init__(self, model, info, train, *, mode="epoch", device="cpu", seed=0):
-        check_device(device)
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
         d = int(np.prod(info.input_shape))
         self.shape = (model.rows, model.cols, d)
         self.ar = pt.constant(np.arange(model.rows, dtype=F32))  # grid row coordinates
@@ -105,6 +100,3 @@ class Adapter:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """x (N, D) -> distances (N, rows*cols) to every unit, float32."""
         return np.asarray(self._distances(np.asarray(x, F32).reshape(len(x), -1)))
-
-    def sync(self) -> None:
-        pass  # compiled functions return numpy arrays: synchronous

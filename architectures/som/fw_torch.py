@@ -11,22 +11,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from architectures.som.spec import decay  # operators only: the reference runs on tensors as it is
 from harness.frameworks.torch import AdapterBase, as_tensor, to_numpy
-
-
-def decay(value: float, t: torch.Tensor, total: int, kind: str, what: str) -> torch.Tensor:
-    """MiniSom's decay of the learning rate or sigma at iterations t (float tensor)."""
-    if kind == "asymptotic":
-        return value / (1 + t / (total / 2))
-    if what == "learning_rate":
-        return value * (1 - t / total)
-    return value + t * (1 - value) / total
 
 
 class Adapter(AdapterBase):
     MODES = ("eager",)  # eager: one op-by-op update per sample (online) or per batch (batch)
     ALIASES = {"step": "eager"}  # a request for the per-step loop runs PyTorch's eager one
-    NOTES = ""
 
     def __init__(self, model, info, train, **kw):
         super().__init__(model, info, train, **kw)

@@ -13,6 +13,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.scipy.special import logsumexp
 
+from architectures._shared import Unsupported
 from harness.frameworks import _common
 from harness.frameworks._common import flat32  # noqa: F401  (re-exported for the adapters)
 
@@ -97,7 +98,7 @@ class Adam:
             p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
 
 
-def make_optimizer(params: dict[str, np.ndarray], train) -> SGD | Adam:
+def make_optimizer(train, params: dict[str, np.ndarray]) -> SGD | Adam:
     """The optimizer ``train.optimizer`` names, with zero state shaped like params (name -> float32
     array); ``opt.step(params, grads)`` updates every array of params in place."""
     return (SGD if train.optimizer == "sgd" else Adam)(params, train)
@@ -115,40 +116,56 @@ def step_epoch(value_and_grad: Callable, params: dict[str, np.ndarray], opt: SGD
     return total / len(xs)
 
 
-class ClassifierAdapter:
-    """The whole adapter contract for an autograd classifier on flat inputs, given its forward pass:
-    a subclass calls ``super().__init__(...)`` and then ``self.use_forward(forward)`` with
-    ``forward(params, x (N, D)) -> logits (N, C)``; training is ``step_epoch`` on mean softmax
-    cross-entropy with ``make_optimizer``."""
+class AdapterBase(_common.AdapterCore):
+    """The autograd ``Adapter``'s common part: ``AdapterCore``'s job settings (any device but the
+    CPU is ``Unsupported``) and its numpy inputs. numpy is synchronous: ``sync`` does nothing."""
 
-    MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
-    NOTES = ""
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+        if (reason := device_available(self.device)) is not None:
+            raise Unsupported(reason)
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
+    def inputs(self, x: np.ndarray, lead: int = 1) -> np.ndarray:
+        """``host_inputs``: flat rows or sequences, float32."""
+        return self.host_inputs(x, lead)
 
-    def use_forward(self, forward: Callable) -> None:
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Labels as int64 (``classify``) or targets as float32, shape kept."""
+        return y.astype(np.int64 if self.classify else np.float32)
+
+
+class GradientAdapter(AdapterBase):
+    """The whole adapter contract for a gradient-trained autograd model whose parameters are the
+    canonical weights dict, given its forward pass (``make_forward``) and loss kind (``LOSS``):
+    training is ``step_epoch`` of ``autograd.value_and_grad`` of the mean loss with ``make_optimizer``
+    (numpy executes op by op: a per-step Python loop is the only mode)."""
+
+    def __init__(self, model, info, train, **kw):
         from autograd import value_and_grad
 
-        self._forward = forward
-        self._value_and_grad = value_and_grad(lambda params, x, y: softmax_xent(forward(params, x), y))
+        super().__init__(model, info, train, **kw)
+        self._forward = forward = self.make_forward()
+        loss = softmax_xent if self.classify else mse
+        self._value_and_grad = value_and_grad(lambda params, x, y: loss(forward(params, x), y))
+
+    def make_forward(self) -> Callable:
+        """The forward pass f(params, x) -> outputs, x as ``inputs`` makes it (autograd.numpy)."""
+        raise NotImplementedError
 
     def build(self, weights: dict[str, np.ndarray]) -> None:
         """weights: the architecture's canonical arrays, float32."""
         self.params = float32_params(weights)
-        self.opt = make_optimizer(self.params, self.train)
+        self.opt = make_optimizer(self.train, self.params)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Canonical names -> float32 numpy copies."""
         return {k: v.copy() for k, v in self.params.items()}
 
     def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        """xb (steps, B, *input_shape), yb (steps, B) int -> mean loss over the steps."""
-        return step_epoch(self._value_and_grad, self.params, self.opt, flat32(xb, 2), yb)
+        """xb (steps, B, ...) inputs, yb (steps, B) int labels or (steps, B, ...) float targets ->
+        mean loss over the steps."""
+        return step_epoch(self._value_and_grad, self.params, self.opt, self.inputs(xb, 2), self.targets(yb))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """x (N, *input_shape) -> logits (N, classes)."""
-        return np.asarray(self._forward(self.params, flat32(x)))
-
-    def sync(self) -> None:
-        pass  # numpy is synchronous
+        """x (N, ...) -> outputs (N, ...): logits, predictions or reconstructions."""
+        return np.asarray(self._forward(self.params, self.inputs(x)), np.float32)

@@ -1,8 +1,9 @@
 """Flax (nnx) helper: JAX underneath, plus the pieces every ``architectures/*/fw_flax.py`` shares.
 
-Shared pieces: the canonical-array initializer (``const_init``), device placement (``commit``,
-``put_rows``, ``put_steps``), the optimizer (``new_optimizer``: ``nnx.Optimizer`` over
-``optax_optimizer``), the jitted forward pass (``forward``), the two losses of the gradient-trained
+Shared pieces: the adapter bases (``AdapterBase`` and, for a module trained on a loss,
+``GradientAdapter``), the canonical-array initializer (``const_init``), device placement (``commit``,
+``put_rows``, ``put_steps``), the optimizer (``make_optimizer``: ``nnx.Optimizer`` over the jax
+helper's optax ``make_optimizer``), the jitted forward pass (``forward``), the two losses of the gradient-trained
 adapters (``xent``, ``mse``) and the epoch drivers (``Trainer`` for ``loss_fn(net, x, y)`` models,
 ``sum_steps`` for a hand-written jitted step that sums its losses, ``scan_steps`` for the same step
 fused into one ``nnx.scan`` over the epoch).
@@ -18,12 +19,12 @@ import numpy as np
 import optax
 from flax import nnx
 
+from harness.frameworks import jax as _jax
 from harness.frameworks._common import flat32
 from harness.frameworks.jax import (  # noqa: F401
     device_available,
     gpu_peak_mb,
     jax_device,
-    optax_optimizer,
     put_rows,
     reset_gpu_peak,
     setup,
@@ -57,11 +58,11 @@ def put_steps(xb: np.ndarray, dev) -> jax.Array:
     return to_device(flat32(xb, 2), dev)
 
 
-def new_optimizer(net: nnx.Module, train, dev) -> nnx.Optimizer:
-    """``nnx.Optimizer`` over ``net``'s ``nnx.Param``s with ``optax_optimizer(train)`` (harness/optim.py's
-    sgd/adam), its state created on ``dev`` and committed there."""
+def make_optimizer(train, net: nnx.Module, dev) -> nnx.Optimizer:
+    """``nnx.Optimizer`` over ``net``'s ``nnx.Param``s with the jax helper's ``make_optimizer(train)``
+    (harness/optim.py's sgd/adam), its state created on ``dev`` and committed there."""
     with jax.default_device(dev):
-        opt = nnx.Optimizer(net, optax_optimizer(train), wrt=nnx.Param)
+        opt = nnx.Optimizer(net, _jax.make_optimizer(train), wrt=nnx.Param)
     commit(opt, dev)
     return opt
 
@@ -140,7 +141,7 @@ def sum_steps(step: Callable, steps: int, dev, *arrays: jax.Array) -> float:
 
 
 class Trainer:
-    """Trains the module ``net`` on ``loss_fn(net, x, y)`` with ``new_optimizer(net, train, dev)``;
+    """Trains the module ``net`` on ``loss_fn(net, x, y)`` with ``make_optimizer(train, net, dev)``;
     commits ``net`` to ``dev``. The compiled steps are ``nnx.cached_partial``s, which skip NNX's
     per-call graph traversal of the module and optimizer (so ``net``'s structure must not change).
 
@@ -150,7 +151,7 @@ class Trainer:
     def __init__(self, net: nnx.Module, loss_fn: Callable, train, dev):
         self.dev = dev
         commit(net, dev)
-        self.opt = new_optimizer(net, train, dev)
+        self.opt = make_optimizer(train, net, dev)
         #: step(xs, ys, i) -> loss of batch i (a 0-d array, left on the device)
         self.step = nnx.cached_partial(_step_at, net, self.opt, loss_fn)
         self._step_sum = nnx.cached_partial(_step_sum_at, net, self.opt, loss_fn)
@@ -170,3 +171,53 @@ class Trainer:
         to a float32 total inside the jit, the total divided by the steps on the host. Its last bits
         differ from ``epoch``'s mean and from an add outside the jit (XLA may fuse the add)."""
         return sum_steps(self._step_sum, xs.shape[0], self.dev, xs, ys)
+
+
+# --- adapter bases: architectures/*/fw_flax.py ------------------------------------------------------
+
+
+def host(v) -> np.ndarray:
+    """An nnx Variable (or array) -> its own float32 numpy copy (what ``get_weights`` returns)."""
+    return np.array(v[...], dtype=np.float32)
+
+
+class AdapterBase(_jax.AdapterBase):
+    """The flax ``Adapter``'s common part: the jax one's job settings, device ``dev`` and input
+    placement, with the nnx module ``net`` that ``build`` makes: ``predict`` is ``net`` jitted on the
+    flat rows, ``sync`` waits for its state."""
+
+    net: nnx.Module
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, ...) -> net(x) (N, ...)."""
+        return np.asarray(forward(self.net, self.inputs(x)))
+
+    def sync(self) -> None:
+        jax.block_until_ready(nnx.state(self.net))
+
+
+class GradientAdapter(AdapterBase):
+    """A module trained on its loss by ``Trainer``: a subclass gives the module (``make_net``: the
+    parameter layout and forward pass), its loss kind (``LOSS``: ``xent`` or ``mse``) and
+    ``get_weights``. Mode ``step``: one jitted optimizer step per batch from a Python loop (the NNX
+    tutorial's way); ``epoch``: the whole epoch as one jitted ``nnx.scan`` over the steps."""
+
+    def make_net(self, weights: dict[str, np.ndarray]) -> nnx.Module:
+        """The nnx module holding the canonical ``weights`` (float32) as its parameters."""
+        raise NotImplementedError
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: the canonical dict (names and shapes of the spec's ``weight_shapes``), float32."""
+        with jax.default_device(self.dev):
+            self.net = self.make_net(weights)
+        self.trainer = Trainer(self.net, xent if self.classify else mse, self.train, self.dev)
+        self._forward = nnx.cached_partial(forward, self.net)
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, ...) inputs, yb (steps, B) int labels or (steps, B, ...) float targets ->
+        mean loss over the steps."""
+        return self.trainer.epoch(self.inputs(xb, 2), self.targets(yb), self.mode)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, ...) -> outputs (N, ...): logits, predictions or reconstructions."""
+        return np.asarray(self._forward(self.inputs(x)))

@@ -103,7 +103,7 @@ def h2d(arrays: list[np.ndarray], device: str) -> float:
     return measure.now() - t
 
 
-def optax_optimizer(train) -> optax.GradientTransformation:
+def make_optimizer(train) -> optax.GradientTransformation:
     """optax.sgd (trace: v <- momentum v + g) and optax.adam are harness/optim.py's formulas exactly.
     Shared by the jax and flax adapters."""
     if train.optimizer == "sgd":
@@ -114,14 +114,21 @@ def optax_optimizer(train) -> optax.GradientTransformation:
 # --- shared by architectures/*/fw_jax.py -------------------------------------------------------
 
 
-class AdapterBase:
-    """The part of every jax ``Adapter`` that is the same everywhere: keeps the job's ``model``,
-    ``info``, ``train``, ``mode`` and ``device``, and the jax device ``dev`` its arrays live on.
-    Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
+class AdapterBase(_common.AdapterCore):
+    """The jax ``Adapter``'s common part: ``AdapterCore``'s job settings plus the jax device ``dev``
+    its arrays live on."""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = jax_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+        self.dev = jax_device(self.device)
+
+    def inputs(self, x: np.ndarray, lead: int = 1) -> jax.Array:
+        """``host_inputs`` (flat rows or sequences, float32) on the device."""
+        return to_device(self.host_inputs(x, lead), self.dev)
+
+    def targets(self, y: np.ndarray) -> jax.Array:
+        """Labels as int32 (``classify``) or targets as float32, shape kept, on the device."""
+        return to_device(y.astype(np.int32 if self.classify else np.float32), self.dev)
 
 
 def to_device(x, dev) -> jax.Array:
@@ -251,3 +258,45 @@ def optax_epoch(fns: tuple[Callable, Callable], params, opt_state, xs: jax.Array
     Returns (params, opt_state, mean loss over the steps)."""
     (params, opt_state), mean = run_epoch(fns, (params, opt_state), xs, ys, dev, fused)
     return params, opt_state, mean
+
+
+class GradientAdapter(AdapterBase):
+    """A gradient-trained jax adapter whose params pytree is the canonical weights dict itself: a
+    subclass gives its forward pass (``make_forward``), its loss kind (``LOSS``) and, where inputs are
+    not flat rows, ``inputs``. Training is optax (``make_optimizer``) on ``batch_loss`` through
+    ``optax_fns``: mode ``step`` a jitted step per batch from Python, mode ``epoch`` one jitted
+    ``lax.scan`` over the epoch's batches."""
+
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+        fwd, classify = self.make_forward(), self.classify
+        self.tx = make_optimizer(train)
+        self._forward = jax.jit(fwd)
+        self._fns = optax_fns(lambda params, x, y: batch_loss(fwd(params, x), y, classify), self.tx)
+
+    def make_forward(self) -> Callable:
+        """The pure forward pass f(params, x) -> outputs, x as ``inputs`` makes it."""
+        raise NotImplementedError
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: the canonical dict (names and shapes of the spec's ``weight_shapes``), float32."""
+        self.params = put_tree(weights, self.dev)
+        self.opt_state = init_state(self.tx, self.params, self.dev)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Canonical names -> float32 numpy copies."""
+        return host_tree(self.params)
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, ...) inputs, yb (steps, B) int labels or (steps, B, ...) float targets ->
+        mean loss over the steps."""
+        self.params, self.opt_state, loss = optax_epoch(self._fns, self.params, self.opt_state, self.inputs(xb, 2),
+                                                        self.targets(yb), self.dev, fused=self.mode == "epoch")
+        return loss
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, ...) -> outputs (N, ...): logits, predictions or reconstructions."""
+        return np.asarray(self._forward(self.params, self.inputs(x)))
+
+    def sync(self) -> None:
+        block(self.params)  # every leaf comes out of the epoch's last jitted call

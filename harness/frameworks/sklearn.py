@@ -16,3 +16,7 @@ setup = _common.numpy_setup
 device_available = _common.cpu_only("scikit-learn has no GPU support")
 sync = _common.no_sync
 reset_gpu_peak = gpu_peak_mb = _common.no_gpu_peak
+
+
+#: the scikit-learn ``Adapter``'s common part is ``AdapterCore`` as it is (numpy: synchronous, no device)
+AdapterBase = _common.AdapterCore

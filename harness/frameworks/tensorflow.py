@@ -96,18 +96,28 @@ def h2d(arrays: list[np.ndarray], device: str) -> float:
 # ---- shared by architectures/*/fw_tensorflow.py ---------------------------------------------------
 
 
-class AdapterBase:
-    """The part of every TensorFlow ``Adapter`` that is the same everywhere: keeps the job's ``model``,
-    ``info``, ``train``, ``mode`` and ``device``, the tf.device string ``dev`` its variables live on,
-    and ``sync()``. Adapters with more state extend ``__init__`` (calling ``super().__init__``)."""
+class AdapterBase(_common.AdapterCore):
+    """The TensorFlow ``Adapter``'s common part: ``AdapterCore``'s job settings plus the tf.device
+    string ``dev`` its variables live on and input conversion. ``sync`` does nothing: TF has no
+    global sync, and every adapter method that returns ends in a host fetch (``.numpy()`` /
+    ``float()``), which waits for the queued work."""
 
-    def __init__(self, model, info, train, *, mode="step", device="cpu", seed=0):
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = tf_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+        self.dev = tf_device(self.device)
 
-    def sync(self) -> None:
-        """Nothing to wait for: TF has no global sync, and every adapter method that returns ends in a
-        host fetch (``.numpy()`` / ``float()``), which waits for the queued work."""
+    def inputs(self, x: np.ndarray, lead: int = 1) -> tf.Tensor:
+        """``host_inputs`` (flat rows or sequences, float32) as a tensor."""
+        return tf.convert_to_tensor(self.host_inputs(x, lead))
+
+    def targets(self, y: np.ndarray) -> tf.Tensor:
+        """Labels as int64 (``classify``) or targets as float32, shape kept."""
+        return targets(y, self.classify)
+
+
+def make_optimizer(train, variables: list) -> Optimizer:
+    """The canonical optimizer of ``train`` (sgd/adam) over ``variables``, in TF ops (``Optimizer``)."""
+    return Optimizer(train, variables)
 
 
 class Optimizer:
@@ -239,3 +249,49 @@ def set_kernel_bias(layer, weights: dict[str, np.ndarray], prefix: str):
 def kernel_bias(layer, prefix: str) -> dict[str, np.ndarray]:
     """A Keras layer's kernel and bias as canonical ``{prefix}.kernel`` / ``{prefix}.bias`` float32 copies."""
     return {f"{prefix}.kernel": to_numpy(layer.kernel), f"{prefix}.bias": to_numpy(layer.bias)}
+
+
+class GradientAdapter(AdapterBase):
+    """A network trained on its loss by ``epoch_trainer`` (every TF mode): a subclass gives the
+    network (``make_net``: the parameter layout and forward pass, holding the canonical weights; it
+    is called ``net(x, training=...)`` and its ``trainable_variables`` are optimized), its loss kind
+    (``LOSS``) and ``get_weights``; ``target_width`` where regression targets are not
+    ``info.n_outputs`` wide. Predict is a tf.function in every mode."""
+
+    def make_net(self, weights: dict[str, np.ndarray]):
+        """The network holding the canonical ``weights`` (float32), built under ``tf.device(dev)``."""
+        raise NotImplementedError
+
+    def target_width(self) -> int:
+        """Width of a float target row (regression)."""
+        return self.info.n_outputs
+
+    def _specs(self) -> tuple[tf.TensorSpec, tf.TensorSpec]:
+        """Batch signatures (x, y) of the traced step: leading batch axis unknown."""
+        x = tf.TensorSpec([None, *self.host_inputs(np.zeros((1, *self.info.input_shape))).shape[1:]], tf.float32)
+        y = tf.TensorSpec([None], tf.int64) if self.classify else tf.TensorSpec([None, self.target_width()], tf.float32)
+        return x, y
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: the canonical dict (names and shapes of the spec's ``weight_shapes``), float32."""
+        with tf.device(self.dev):
+            self.net = self.make_net(weights)
+            self.opt = make_optimizer(self.train, self.net.trainable_variables)
+        x, y = self._specs()
+        self._train = epoch_trainer(self._train_step, x, y, self.mode)
+        self._forward = tf.function(lambda x: self.net(x, training=False), input_signature=[x])
+
+    def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        """x (B, ...), y (B,) int or (B, out) float -> mean loss; one optimizer step."""
+        return self.opt.minimize(lambda: batch_loss(self.net(x, training=True), y, self.classify))
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, ...) inputs, yb (steps, B) int labels or (steps, B, out) float targets ->
+        mean loss over the steps."""
+        with tf.device(self.dev):
+            return self._train(self.inputs(xb, 2), self.targets(yb))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, ...) -> outputs (N, ...): logits, predictions or reconstructions."""
+        with tf.device(self.dev):
+            return self._forward(self.inputs(x)).numpy()

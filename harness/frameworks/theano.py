@@ -11,6 +11,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.gradient import zero_grad
+from pytensor.tensor.special import log_softmax as pt_log_softmax
 
 from harness.errors import Unsupported
 from harness.frameworks import _common
@@ -69,6 +70,16 @@ def xent(logits, y):
     return -log_softmax(logits)[pt.arange(y.shape[0]), y].mean()
 
 
+def pytensor_xent(logits, y):
+    """``xent`` with PyTensor's own ``log_softmax`` (the op some adapters were written and measured with)."""
+    return -pt_log_softmax(logits, axis=-1)[pt.arange(y.shape[0]), y].mean()
+
+
+def mse(out, y):
+    """Mean squared error of out against y (same shape), over batch and outputs."""
+    return pt.mean(pt.sqr(out - y))
+
+
 class Optimizer:
     """harness/optim.py's SGD-momentum and Adam as symbolic float32 updates.
 
@@ -111,6 +122,11 @@ class Optimizer:
         state = self.init_state(params)
         new_params, new_state = self.update(params, grads, state)
         return list(zip([*params, *state], [*new_params, *new_state]))
+
+
+def make_optimizer(train) -> Optimizer:
+    """The canonical optimizer of ``train`` (sgd/adam) as symbolic updates (``Optimizer``)."""
+    return Optimizer(train)
 
 
 def compile_step(loss_fn, opt: Optimizer, params: list, x, y) -> pytensor.compile.Function:
@@ -163,3 +179,79 @@ def epoch_mean(step, xs, ys, fused: bool = False) -> float:
     if fused:
         return float(step(xs, ys))
     return float(np.mean([step(x, y) for x, y in zip(xs, ys)]))
+
+
+# --- adapter bases: architectures/*/fw_theano.py ------------------------------------------------------
+
+
+class AdapterBase(_common.AdapterCore):
+    """The theano ``Adapter``'s common part: ``AdapterCore``'s job settings (any device but the CPU
+    is ``Unsupported``) and the numpy inputs compiled functions take. ``sync`` does nothing:
+    compiled PyTensor functions return numpy arrays, nothing is ever queued."""
+
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+        check_device(self.device)
+
+    def inputs(self, x: np.ndarray, lead: int = 1) -> np.ndarray:
+        """``host_inputs``: flat rows or sequences, float32."""
+        return self.host_inputs(x, lead)
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Labels as int64 (``classify``) or targets as float32, shape kept, C-contiguous."""
+        return np.ascontiguousarray(y, dtype=np.int64 if self.classify else np.float32)
+
+
+class GradientAdapter(AdapterBase):
+    """A symbolic forward pass over float32 shared variables (the canonical weights, by name) trained
+    on its loss with ``pytensor.grad`` and the symbolic ``Optimizer``, compiled once in ``build``: a
+    subclass gives ``forward`` (the parameter layout is the canonical dict) and its loss kind
+    (``LOSS``; ``LOG_SOFTMAX`` picks the cross-entropy's implementation). Mode ``step``: a
+    ``pytensor.function`` with ``updates=`` called per batch (Theano's classic loop); ``epoch``: the
+    same step inside one ``pytensor.scan`` over the epoch's batches, carrying the weights and
+    optimizer state (``compile_epoch``)."""
+
+    #: "c": ``xent`` (C-implemented elementwise ops); "pytensor": ``pytensor_xent``
+    LOG_SOFTMAX = "c"
+
+    def forward(self, params: dict, x):
+        """Symbolic outputs for the symbolic batch x; params: canonical name -> symbolic weight."""
+        raise NotImplementedError
+
+    def loss(self, out, y):
+        """The symbolic mean loss of outputs ``out`` against labels or targets ``y``."""
+        if not self.classify:
+            return mse(out, y)
+        return xent(out, y) if self.LOG_SOFTMAX == "c" else pytensor_xent(out, y)
+
+    def _symbols(self, lead: int) -> tuple:
+        """Symbolic float32 inputs and int64/float32 targets with ``lead`` leading axes."""
+        x = pt.tensor("x", dtype="float32", shape=(None,) * (lead + (2 if self.SEQUENCE else 1)))
+        y = pt.tensor("y", dtype="int64" if self.classify else "float32",
+                      shape=(None,) * (lead - 1 + (1 if self.classify else 2)))
+        return x, y
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: the canonical dict (names and shapes of the spec's ``weight_shapes``), float32."""
+        self.params = {k: pytensor.shared(np.array(v, dtype=np.float32), name=k) for k, v in weights.items()}
+        x, _ = self._symbols(1)
+        self._predict = pytensor.function([x], self.forward(self.params, x), mode=MODE)
+        compile_fn = compile_epoch if self.mode == "epoch" else compile_step
+        self._train = compile_fn(self._loss, make_optimizer(self.train), list(self.params.values()),
+                                 *self._symbols(2 if self.mode == "epoch" else 1))
+
+    def _loss(self, params: list, x, y):
+        return self.loss(self.forward(dict(zip(self.params, params)), x), y)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Canonical names -> float32 numpy copies."""
+        return {k: np.array(v.get_value(), dtype=np.float32) for k, v in self.params.items()}
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, ...) inputs, yb (steps, B) int labels or (steps, B, ...) float targets ->
+        mean loss over the steps."""
+        return epoch_mean(self._train, self.inputs(xb, 2), self.targets(yb), fused=self.mode == "epoch")
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, ...) -> outputs (N, ...): logits, predictions or reconstructions."""
+        return np.asarray(self._predict(self.inputs(x)))

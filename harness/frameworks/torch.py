@@ -93,24 +93,27 @@ def h2d(arrays: list[np.ndarray], device: str) -> float:
 # --- shared by architectures/*/fw_torch.py -------------------------------------------------------
 
 
-class AdapterBase:
-    """The part of every torch ``Adapter`` that is the same everywhere: keeps the job's ``model``,
-    ``info``, ``train``, ``mode`` and ``device``, the torch.device ``dev`` its tensors live on, and
-    ``sync()``. ``mode`` is one of the class's ``MODES``: a request for an alias (``step``) is resolved
-    before, by ``registry.Modes.resolve``. Adapters with more state extend ``__init__`` (calling
-    ``super().__init__``)."""
+class AdapterBase(_common.AdapterCore):
+    """The torch ``Adapter``'s common part: ``AdapterCore``'s job settings plus the torch.device
+    ``dev`` its tensors live on, input placement and ``sync()``."""
 
-    def __init__(self, model, info, train, *, mode="eager", device="cpu", seed=0):
-        if mode not in getattr(self, "MODES", (mode,)):
-            raise ValueError(f"{type(self).__module__} has no mode {mode!r} (has: {', '.join(self.MODES)})")
-        self.model, self.info, self.train, self.mode, self.device = model, info, train, mode, device
-        self.dev = torch_device(device)
+    def __init__(self, model, info, train, **kw):
+        super().__init__(model, info, train, **kw)
+        self.dev = torch_device(self.device)
+
+    def inputs(self, x: np.ndarray, lead: int = 1) -> torch.Tensor:
+        """``host_inputs`` (flat rows or sequences, float32) as a tensor on the device."""
+        return as_tensor(self.host_inputs(x, lead), self.dev)
+
+    def targets(self, y: np.ndarray) -> torch.Tensor:
+        """Labels as int64 (``classify``) or targets as float32, shape kept, on the device."""
+        return as_tensor(y, self.dev, np.int64 if self.classify else np.float32)
 
     def sync(self) -> None:
         sync(self.device)
 
 
-def make_optimizer(params, train) -> torch.optim.Optimizer:
+def make_optimizer(train, params) -> torch.optim.Optimizer:
     """torch.optim.SGD (no nesterov) / Adam: the canonical optimizers (harness/optim.py) are
     PyTorch's definitions. ``params``: tensors, or param-group dicts; a group's ``weight_decay``
     adds wd * w to the gradient (L2, before momentum/Adam)."""
@@ -238,3 +241,32 @@ def fit_epoch(net: nn.Module, step: Callable[[torch.Tensor, torch.Tensor], torch
     y (steps, B, ...) targets, ``net`` in training mode. Returns the mean loss over the steps."""
     net.train()
     return mean_over_steps(step, x, y)
+
+
+class GradientAdapter(AdapterBase):
+    """An ``nn.Module`` trained on its loss by ``make_step``: a subclass gives the module
+    (``make_net``: the parameter layout and forward pass, holding the canonical weights), its loss
+    kind (``LOSS``) and ``get_weights``. Parameters with ``requires_grad`` off (a frozen zero bias
+    that the canonical layout lacks) are left out of the optimizer. Modes ``eager`` (op by op) and
+    ``compiled`` (the step torch.compile'd once at build), as ``make_step``."""
+
+    def make_net(self, weights: dict[str, np.ndarray]) -> nn.Module:
+        """The module holding the canonical ``weights`` (float32) as its parameters, on the CPU."""
+        raise NotImplementedError
+
+    def build(self, weights: dict[str, np.ndarray]) -> None:
+        """weights: the canonical dict (names and shapes of the spec's ``weight_shapes``), float32."""
+        self.net = self.make_net(weights).to(self.dev)
+        self.opt = make_optimizer(self.train, [p for p in self.net.parameters() if p.requires_grad])
+        self.step = make_step(self.net, self.opt, nn.CrossEntropyLoss() if self.classify else nn.MSELoss(), self.mode)
+
+    def train_epoch(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """xb (steps, B, ...) inputs, yb (steps, B) int labels or (steps, B, ...) float targets ->
+        mean loss over the steps."""
+        return fit_epoch(self.net, self.step, self.inputs(xb, 2), self.targets(yb))
+
+    @torch.no_grad()
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """x (N, ...) -> outputs (N, ...): logits, predictions or reconstructions."""
+        self.net.eval()
+        return self.net(self.inputs(x)).cpu().numpy()
