@@ -161,3 +161,31 @@ def test_list_shows_the_modes():
     assert r.exit_code == 0, r.output
     assert "step→epoch" in r.output and "epoch-xla" in r.output and "asked for a, runs b" in r.output
     assert "✓" not in r.output.split("n/a1")[0]  # modes in place of the ticks
+
+
+@pytest.mark.parametrize("arch,fw", [(a, f) for a in registry.architectures() for f in registry.frameworks_of(a)
+                                     if registry.limits(a, f)])
+def test_limits_agree_with_the_adapter_and_make_unsupported_records(arch, fw):
+    """An adapter's literal LIMITS (read without importing it) are what its constructor refuses: each
+    value outside them is an ``unsupported`` job at plan time, and the adapter raises Unsupported on it."""
+    pytest.importorskip(registry.FRAMEWORK_MODULES[fw])
+    import importlib
+
+    from harness.config import TrainConfig
+    from harness.datasets import load
+    from harness.errors import Unsupported
+
+    spec, info = registry.spec(arch), load(registry.spec(arch).DEFAULT_DATASET).info
+    outside = {"model.cd_k": 2, "model.weight_decay": 0.01, "train.optimizer": "adam", "train.momentum": 0.9}
+    for key in registry.limits(arch, fw):
+        section, name = key.split(".")
+        bench = {"architecture": arch, "frameworks": [fw], section: {name: outside[key]}}
+        if key == "train.momentum":
+            bench["train"]["optimizer"] = "sgd"
+        cfg = config.parse({"name": "x", "benchmarks": [bench]})
+        job, = plan.expand(cfg, "run")
+        assert job.preset_status == "unsupported" and key in job.preset_reason, (key, job.preset_reason)
+        b = cfg.benchmarks[0]
+        mod = importlib.import_module(f"architectures.{arch}.fw_{fw}")
+        with pytest.raises(Unsupported):
+            mod.Adapter(spec.Model(**b.model), info, TrainConfig(**b.train.model_dump()))

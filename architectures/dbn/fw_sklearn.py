@@ -38,6 +38,9 @@ def make_classifier(weights: dict[str, np.ndarray], train, n_classes: int, seed:
 
 class Adapter(AdapterBase):
     MODES = ("step",)  # partial_fit per batch (RBMs) and per epoch of batches (classifier)
+    # read by the plan without importing this file: a job outside them is unsupported without a process
+    LIMITS = {"model.cd_k": (1,), "model.weight_decay": (0.0,),
+              "train.optimizer": ("sgd",), "train.momentum": (0.0,)}
     NOTES = ("Pipeline of BernoulliRBMs (partial_fit per batch, float64, harness noise through a RandomState "
              "subclass; the adapter sets the chain start: PCD from the first batch, CD-1 by resetting "
              "h_samples_ every step) and, on top, MLPClassifier(hidden_layer_sizes=()) = softmax regression "

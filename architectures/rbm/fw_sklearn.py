@@ -93,6 +93,9 @@ class CDTrainer:
 
 class Adapter(AdapterBase):
     MODES = ("step",)  # BernoulliRBM.partial_fit per batch
+    # read by the plan without importing this file: a job outside them is unsupported without a process
+    LIMITS = {"model.cd_k": (1,), "model.weight_decay": (0.0,),
+              "train.optimizer": ("sgd",), "train.momentum": (0.0,)}
     NOTES = ("BernoulliRBM.partial_fit per batch, float64, driven by the harness noise through a RandomState "
              "subclass; its chain start is set by the adapter (PCD: h_samples_ from the first batch instead of "
              "zeros; CD-1: reset to a sample of p(h|v_data) before every step). Only cd_k=1, plain SGD "
