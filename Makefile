@@ -60,7 +60,7 @@ quick: $(STAMP)
 	$(VENV)/bin/annbench run configs/quick.yaml
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) --dist worksteal
+	$(PY) -m pytest -q -n $(JOBS) --dist worksteal --durations=25
 
 report: $(STAMP)
 	@test -n "$(RUN)" || (echo "usage: make report RUN=results/<run dir>"; exit 2)

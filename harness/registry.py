@@ -117,7 +117,18 @@ def spec(architecture: str):
     """The architecture's checked spec (harness.contract.Spec): the one way the harness loads a spec."""
     from harness import contract
 
+    _extend_package_path()
     return contract.load(architecture)
+
+
+def _extend_package_path() -> None:
+    """Put every root on the ``architectures`` package's path: ANNBENCH_EXTRA_ARCHITECTURES may have
+    been set after the package was first imported (a test that sets it in-process)."""
+    import architectures
+
+    for root in roots()[1:]:
+        if str(root) not in architectures.__path__:
+            architectures.__path__.append(str(root))
 
 
 def lower_is_better(architecture: str, metric: str) -> bool | None:

@@ -149,12 +149,12 @@ def test_dbn_classifier_phase_matches_xla(monkeypatch):
 def test_rbm_cd_step_matches_xla():
     """The whole jitted CD-k step (optimizer included: per step, ~1/B of a per-example count)."""
     from architectures.rbm import fw_jax, spec
-    from harness.frameworks.jax import optax_optimizer
+    from harness.frameworks.jax import make_optimizer
 
     v_, h_, k = 64, 32, 2
     info = DataInfo(name="t", input_shape=(v_,), task="density")
     model = spec.Model(hidden=h_, cd_k=k)
-    tx = optax_optimizer(TrainConfig(optimizer="sgd", lr=0.1))
+    tx = make_optimizer(TrainConfig(optimizer="sgd", lr=0.1))
     params = {n: jnp.asarray(a) for n, a in spec.init_weights(model, info, np.random.default_rng(0)).items()}
     u = jnp.full((BATCH, spec.noise_width(v_, h_, k)), 0.5)
     xla = xla_flops(fw_jax.make_update(model, tx), params, tx.init(params), jnp.zeros((BATCH, h_)),
@@ -165,13 +165,13 @@ def test_rbm_cd_step_matches_xla():
 def test_boltzmann_step_matches_xla():
     """The jitted Gibbs step (sequential unit updates, statistics, energy gap, optimizer)."""
     from architectures.boltzmann import fw_jax, spec
-    from harness.frameworks.jax import optax_optimizer
+    from harness.frameworks.jax import make_optimizer
 
     v_, h_, k = 12, 4, 1
     info = DataInfo(name="t", input_shape=(v_,), task="density")
     model = spec.Model(hidden=h_, gibbs_steps=k)
     n = v_ + h_
-    tx = optax_optimizer(TrainConfig(optimizer="sgd", lr=0.1))
+    tx = make_optimizer(TrainConfig(optimizer="sgd", lr=0.1))
     params = {name: jnp.asarray(a) for name, a in spec.init_weights(model, info, np.random.default_rng(0)).items()}
     u = jnp.full((BATCH, k * h_ + k * n), 0.5)
     xla = xla_flops(fw_jax.make_update(model, v_, tx), params, tx.init(params), jnp.zeros((n, BATCH)),
