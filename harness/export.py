@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness import registry, results
+from harness import registry, results, stats
 
 FORMATS = ("csv", "parquet", "markdown", "tensorboard")
 
@@ -81,12 +81,9 @@ def primary_metric(arch: str, records: list[dict]) -> str | None:
     return next((m for m in metric_order(arch) if m in shared), shared[0] if shared else None)
 
 
-def median(values: list[float]) -> float | None:
-    v = sorted(x for x in values if _number(x))
-    if not v:
-        return None
-    mid = len(v) // 2
-    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+def median(values: list) -> float | None:
+    """The median of the finite numbers among ``values`` (None, NaN, bools left out), or None."""
+    return stats.summary([x for x in values if _number(x)])["median"]
 
 
 # ---- csv / parquet ------------------------------------------------------------------------------

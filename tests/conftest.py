@@ -65,7 +65,7 @@ def spec_module(arch: str):
 
 def frameworks(arch: str) -> list[str]:
     """Frameworks with an implementation of ``arch`` (not declared unsupported), in registry order."""
-    return [fw for fw in registry.FRAMEWORKS if registry.implementation(arch, fw).status == "implemented"]
+    return registry.frameworks_of(arch)
 
 
 def adapter_module(arch: str, fw: str) -> ModuleType:
