@@ -331,8 +331,9 @@ def compare(a: Path = typer.Argument(..., help="Baseline run directory."),
     same work) the median difference B - A against the range of those differences; without matching
     seeds the medians against the larger range over repeats; the spread is at least 0.01 for
     accuracy-like fractions, 1% of the value otherwise. A cell that was ok and now fails is a
-    regression. Cells in one run only are listed. Runs from different machines: a warning with both
-    GEMM peaks.
+    regression. Cells in one run only are listed. Runs from different machines (a Ray run: its
+    nodes'): a warning with both GEMM peaks; a cell whose A and B jobs ran on different nodes is
+    marked cross-machine (⇄).
     """
     from harness import compare as cmpmod
     from harness.export import RunError

@@ -21,6 +21,11 @@ A cell is (benchmark, framework, mode, device). Per cell:
   the spread is at least 0.01 for a fraction (accuracy, recall), 1% of the value for other metrics.
 * a cell ok in A but failed / timed out / unsupported in B is a regression (and the reverse an
   improvement); skipped cells (device absent) and cells on one side only are listed, never flagged.
+* **machines**: a cell whose A jobs and B jobs ran on different nodes (each record's ``node``: a Ray
+  node's name, a local run's hostname; the sets of nodes differ) is marked cross-machine (⇄, with
+  both sides' nodes): its ratio measures the machines as much as the code. The verdict stands (the
+  test is unpaired anyway); records that name no node (older runs) mark nothing. The runs' machines
+  are compared too (``machine_warnings``): a Ray run's by its nodes' own probes (env.json ``nodes``).
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ P_SIGNIFICANT = 0.01
 FRACTION_FLOOR = 0.01  # accuracy-like metrics: a change under one point in a hundred is noise
 RELATIVE_FLOOR = 0.01  # other metrics: under 1% of the value
 GEMM_TOLERANCE = 1.25  # same machine, but GEMM peaks further apart than this: its speed changed
+CROSS = "⇄"  # a cell measured on different nodes in A and B
 
 
 @dataclass
@@ -73,6 +79,9 @@ class Cell:
     metric_spread: float | None = None
     lower_is_better: bool | None = None
     metric_verdict: str | None = None
+    nodes_a: list[str] = field(default_factory=list)  # the nodes its jobs ran on (record["node"])
+    nodes_b: list[str] = field(default_factory=list)
+    cross_machine: bool = False  # both sides name their nodes and the two sets differ
     verdict: str = "same"  # regression / improvement / inconclusive / same / only in A / only in B / not comparable
     reasons: list[str] = field(default_factory=list)
 
@@ -218,13 +227,19 @@ def _error(recs: list[dict]) -> str:
     return next((r["error"] for r in recs if r.get("error")), "")
 
 
+def _nodes(recs: list[dict] | None) -> list[str]:
+    return sorted({r["node"] for r in recs or [] if isinstance(r.get("node"), str) and r["node"]})
+
+
 def compare_cell(key: tuple, ra: list[dict] | None, rb: list[dict] | None, threshold: float) -> Cell:
-    cell = Cell(*key, architecture=(ra or rb)[0].get("architecture"), status_a=_status(ra), status_b=_status(rb))
+    cell = Cell(*key, architecture=(ra or rb)[0].get("architecture"), status_a=_status(ra), status_b=_status(rb),
+                nodes_a=_nodes(ra), nodes_b=_nodes(rb))
     if ra is None or rb is None:
         cell.verdict = "only in B" if ra is None else "only in A"
         return cell
+    cell.cross_machine = bool(cell.nodes_a and cell.nodes_b) and cell.nodes_a != cell.nodes_b
     if cell.status_a != "ok" or cell.status_b != "ok":
-        return _status_change(cell, ra, rb)
+        return _cross_reason(_status_change(cell, ra, rb))
     oka = [r for r in ra if r.get("status") == "ok"]
     okb = [r for r in rb if r.get("status") == "ok"]
     epochs = [[(r.get("timing") or {}).get("epoch_s") for r in side] for side in (oka, okb)]
@@ -239,6 +254,12 @@ def compare_cell(key: tuple, ra: list[dict] | None, rb: list[dict] | None, thres
         for k, v in metric_change(cell.metric, *values, lower=bool(lower)).items():
             setattr(cell, k, v)
     _verdict(cell, threshold)
+    return _cross_reason(cell)
+
+
+def _cross_reason(cell: Cell) -> Cell:
+    if cell.cross_machine:
+        cell.reasons.append(f"{CROSS} cross-machine: A on {', '.join(cell.nodes_a)}, B on {', '.join(cell.nodes_b)}")
     return cell
 
 
@@ -287,6 +308,26 @@ def _machine(env: dict) -> tuple:
     return (env.get("cpu"), env.get("cores_logical"), tuple(g.get("name") for g in env.get("gpus") or []))
 
 
+def _machines(env: dict) -> dict[str | None, dict]:
+    """The machines a run measured on: a Ray run's nodes by name (each node's own run-start probes,
+    env.json ``nodes``; the top of a Ray run's env.json is its driver), else the one machine at the
+    top (key None)."""
+    nodes = {n: p for n, p in (env.get("nodes") or {}).items() if isinstance(p, dict) and p.get("cpu")}
+    return nodes or {None: env}
+
+
+def _describe_all(machines: dict[str | None, dict]) -> str:
+    return "; ".join(_describe(e) if n is None else f"node {n}: {_describe(e)}" for n, e in machines.items())
+
+
+def _same_machines(ma: dict, mb: dict) -> list[tuple[dict, dict]]:
+    """Pairs (A's, B's) of one machine in both runs: the same node name, else the same hardware."""
+    common = [n for n in ma if n in mb]
+    if common:
+        return [(ma[n], mb[n]) for n in common]
+    return [(ea, eb) for ea in ma.values() for eb in mb.values() if _machine(ea) == _machine(eb)]
+
+
 def _describe(env: dict) -> str:
     peaks = _peaks(env)
     gemm = ", ".join(f"{d} {f / 1e9:.1f} GFLOP/s" for d, f in peaks.items()) or "not measured"
@@ -295,19 +336,20 @@ def _describe(env: dict) -> str:
 
 
 def machine_warnings(a: Run, b: Run) -> list[str]:
-    """A line when the runs come from different machines (CPU, cores or GPUs differ) or when the
-    same machine's measured float32 GEMM peak moved by more than GEMM_TOLERANCE: both peaks named."""
+    """A line when the runs come from different machines (CPU, cores or GPUs differ; a Ray run's are
+    its nodes') or when one machine's measured float32 GEMM peak moved by more than GEMM_TOLERANCE
+    between them: both sides' machines and peaks named."""
     missing = [name for name, run in (("A", a), ("B", b)) if run.env is None]
     if missing:
         return [f"no env.json in {' and '.join(missing)}: cannot tell whether both runs are from one machine"]
-    if _machine(a.env) != _machine(b.env):
-        return [f"A and B ran on different machines (A: {_describe(a.env)} | B: {_describe(b.env)}): "
-                f"the time ratios measure the machines as much as the code"]
-    pa, pb = _peaks(a.env), _peaks(b.env)
-    moved = [d for d in pa if d in pb and max(pa[d] / pb[d], pb[d] / pa[d]) > GEMM_TOLERANCE]
-    if moved:
-        return [f"the machine's GEMM peak moved between the runs (A: {_describe(a.env)} | B: {_describe(b.env)}): "
-                f"load or clock differed; time ratios include it"]
+    ma, mb = _machines(a.env), _machines(b.env)
+    both = f"(A: {_describe_all(ma)} | B: {_describe_all(mb)})"
+    if {_machine(e) for e in ma.values()} != {_machine(e) for e in mb.values()}:
+        return [f"A and B ran on different machines {both}: the time ratios measure the machines as much as the code"]
+    for ea, eb in _same_machines(ma, mb):
+        pa, pb = _peaks(ea), _peaks(eb)
+        if any(max(pa[d] / pb[d], pb[d] / pa[d]) > GEMM_TOLERANCE for d in pa if d in pb):
+            return [f"the machine's GEMM peak moved between the runs {both}: load or clock differed; time ratios include it"]
     return []
 
 
@@ -336,6 +378,10 @@ def _ms(x: float | None) -> str:
 def _ratio(c: Cell) -> str:
     if c.ratio is None:
         return "–"
+    return _ratio_text(c) + (f" {CROSS}" if c.cross_machine else "")
+
+
+def _ratio_text(c: Cell) -> str:
     if c.ci:
         cov = "" if c.ci_coverage >= CONFIDENCE - 1e-9 else f" {c.ci_coverage:.0%}"
         return f"{c.ratio:.2f} [{c.ci[0]:.2f}, {c.ci[1]:.2f}]{cov}"
@@ -366,13 +412,16 @@ def summary(cmp: Comparison) -> str:
     for c in cmp.cells:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
     order = ["regression", "improvement", "inconclusive", "same", "only in A", "only in B", "not comparable"]
+    cross = sum(c.cross_machine for c in cmp.cells)
     return (f"{len(cmp.cells)} cells (threshold ×{cmp.threshold:g}): "
-            + ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k)))
+            + ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
+            + (f"; {cross} cross-machine ({CROSS}: A and B ran the cell on different nodes)" if cross else ""))
 
 
 def to_json(cmp: Comparison) -> str:
     body = {"a": cmp.a, "b": cmp.b, "threshold": cmp.threshold, "warnings": cmp.warnings,
             "regressions": len(cmp.regressions), "improvements": len(cmp.improvements),
+            "cross_machine": sum(c.cross_machine for c in cmp.cells),
             "cells": [asdict(c) for c in cmp.cells]}
     return json.dumps(body, indent=1)
 

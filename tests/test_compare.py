@@ -215,3 +215,53 @@ def test_shift_interval_picks_order_statistics_with_exact_coverage(m, n, k, cove
     pairs = np.arange(m * n, dtype=float)
     lo, hi, cov = cmp.shift_interval(pairs, m, n)
     assert (lo, hi) == (k - 1, m * n - k) and cov == pytest.approx(coverage)
+
+
+# ---- machines: per-cell nodes and Ray runs' per-node probes --------------------------------------------
+
+def on(recs: list[dict], node, frameworks: tuple[str, ...] | None = None) -> list[dict]:
+    """A copy whose records (of ``frameworks``, default all) name ``node``."""
+    return [{**r, "node": node} if frameworks is None or r["framework"] in frameworks else dict(r) for r in recs]
+
+
+def test_cells_measured_on_different_nodes_are_marked_cross_machine(tmp_path):
+    recs = on(records(3), "n1")
+    a = write_run(tmp_path / "a", recs)
+    b = write_run(tmp_path / "b", on(scaled(recs, 1.5), "n2", ("torch",)))
+    r = invoke(a, b, "--format", "json")
+    by = {c["framework"]: c for c in cells(r)}
+    assert by["torch"]["cross_machine"] and (by["torch"]["nodes_a"], by["torch"]["nodes_b"]) == (["n1"], ["n2"])
+    assert "⇄ cross-machine: A on n1, B on n2" in by["torch"]["reasons"]
+    assert by["torch"]["verdict"] == "regression"  # the verdict stands; the cell says what it compares
+    assert not any(c["cross_machine"] for fw, c in by.items() if fw != "torch")
+    assert json.loads(r.stdout)["cross_machine"] == 1
+    md = invoke(a, b, "--format", "markdown").stdout
+    torch_row = next(line for line in md.splitlines() if "torch/eager" in line)
+    assert "⇄" in torch_row and not any("⇄" in line for line in md.splitlines() if "jax/step" in line)
+    assert "1 cross-machine" in md and "1 cross-machine" in invoke(a, b).stdout
+    # a run against itself: the same nodes, nothing marked, nothing flagged
+    same = invoke(a, a, "--fail-on-regression", "--format", "json")
+    assert same.exit_code == 0 and not any(c["cross_machine"] for c in cells(same))
+    assert "cross-machine" not in invoke(a, a).stdout
+
+
+def _ray_env(driver: str, **nodes: dict) -> dict:
+    return {**ENV, "cpu": driver, "executor": "ray", "nodes": nodes}
+
+
+def test_ray_runs_are_compared_by_their_nodes_machines(tmp_path):
+    recs = on(records(1), "n1")
+    node = {k: ENV[k] for k in ("cpu", "cores_logical", "gpus", "gemm_peaks")}
+    a = write_run(tmp_path / "a", recs, env=_ray_env("Driver A", n1=node, n2=node))
+    # another driver, the same nodes: one set of machines, no warning (the top of env.json is the driver)
+    b = write_run(tmp_path / "b", recs, env=_ray_env("Driver B", n1=node, n2=node))
+    assert "warning" not in invoke(a, b).stderr
+    other = {**node, "cpu": "Other CPU", "gemm_peaks": {"cpu": {"flops": 50e9}}}
+    c = write_run(tmp_path / "c", recs, env=_ray_env("Driver A", n1=node, n2=other))
+    warn = invoke(a, c).stderr
+    assert "different machines" in warn and "node n2: Other CPU" in warn and "50.0 GFLOP/s" in warn
+    slow = {**node, "gemm_peaks": {"cpu": {"flops": 60e9}}}
+    d = write_run(tmp_path / "d", recs, env=_ray_env("Driver A", n1=node, n2=slow))
+    assert "GEMM peak moved" in invoke(a, d).stderr
+    # a local run on the nodes' kind of machine against the Ray run: the same machines
+    assert "warning" not in invoke(write_run(tmp_path / "e", recs), a).stderr

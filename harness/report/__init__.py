@@ -11,9 +11,9 @@ from markupsafe import Markup
 
 from harness import config as config_mod
 from harness import plan, registry, results
-from harness.report import aggregate, codesize, figures, overview, scale, verdicts
+from harness.report import aggregate, codesize, figures, nodes, overview, scale, verdicts
 from harness.report.fmt import ci_text, dropped, fmt_num, interval
-from harness.stats import MIN_PAIRS, level_text, paired_ratio_ci, summary
+from harness.stats import MIN_PAIRS, level_text, summary
 
 HERE = Path(__file__).resolve().parent
 __all__ = ["build", "cell", "fmt_num", "ratio_cell", "auto_text"]
@@ -44,19 +44,12 @@ def _timed(c: dict, row: dict) -> dict:
     return c
 
 
-def _efficiency(rows: list[dict], peaks: dict) -> list[str]:
-    """Achieved training FLOP/s as a fraction of the device's measured GEMM peak (the best of numpy
-    and every framework's own matmul); above 1 is a bug, flagged."""
-    out = []
-    for r in rows:
-        med = r["train_flops_per_s"]["median"]
-        peak = (peaks.get(r["device"]) or {}).get("flops")
-        if not peak or not med:
-            out.append("–")
-        else:
-            e = med / peak
-            out.append(f"{e:.1%}" + (" ⚠ >100%: FLOP count or timing is wrong" if e > 1 else ""))
-    return out
+def _efficiency(b: aggregate.Bench, peaks: nodes.Peaks) -> list[tuple[str, str]]:
+    """Per row (text, hover): achieved training FLOP/s as a fraction of the device's GEMM peak
+    measured on the node the row's jobs ran on (the best of numpy and every framework's own matmul
+    there; a local run: the machine's). A Ray node without its own peak: the run's, marked †; a row
+    whose repeats ran on several nodes (spread_repeats): each node's; above 1 is a bug, flagged."""
+    return [nodes.efficiency(b.node_medians(r, "train_flops_per_s"), r["device"], peaks) for r in b.rows]
 
 
 def _target_cell(t: dict) -> str:
@@ -73,7 +66,8 @@ def ratio_cell(b: aggregate.Bench, row: dict, fast: dict | None) -> dict:
     """Steady epoch time vs the fastest row: the ratio of the two medians shown in the table (sort
     value ``v``), with the interval of the per-round ratios (paired by round, adjacent in time, so
     machine drift cancels) labelled with its coverage; "unpaired" with the interval it has when
-    fewer than stats.MIN_PAIRS rounds are in common; "—" for a row without a steady epoch time."""
+    fewer than stats.MIN_PAIRS rounds are in common; "—" for a row without a steady epoch time.
+    Rows measured on different nodes: ⇄ cross-machine, with the unpaired interval (Bench.ratio_ci)."""
     ratio = b.time_ratio(row, fast) if fast is not None else None
     if ratio is None:
         return {"text": "—", "v": None, "ci": None, "title": "no steady epoch time" + dropped(row["epoch_s"])}
@@ -81,10 +75,13 @@ def ratio_cell(b: aggregate.Bench, row: dict, fast: dict | None) -> dict:
     if row is fast:
         return {"text": "1.00×", "spread": "fastest", "v": 1.0, "ci": None,
                 "title": f"lowest median steady epoch time ({fmt_num(f_med, 's')}): every ratio here is a row's median over it"}
-    p = paired_ratio_ci(b.values(row, "epoch_s"), b.values(fast, "epoch_s"), seq=b.seq) or {}
+    p = b.ratio_ci(row, fast)
     ci, paired = p.get("ci"), bool(p.get("paired"))
     title = f"{fmt_num(med, 's')} / {fmt_num(f_med, 's')}: the ratio of the medians in this table. "
-    if paired:
+    if p["cross"]:
+        title += nodes.cross_note(row, fast, "the fastest") + "; " + (f"interval: {ci.method}" if ci else
+                                                                       "too few values for any interval")
+    elif paired:
         title += f"Interval of the per-round ratios: {ci.method}, {ci.n} rounds in common"
     else:
         title += (f"Unpaired: fewer than {MIN_PAIRS} rounds with a time on both sides; "
@@ -94,7 +91,9 @@ def ratio_cell(b: aggregate.Bench, row: dict, fast: dict | None) -> dict:
     if p.get("n_dropped"):
         title += f"; {p['n_dropped']} round(s) without a time on both sides left out"
     spread = interval(ci) + ("" if paired else " unpaired")
-    return {"text": f"{ratio:.2f}×", "spread": spread.strip(), "v": ratio, "ci": ci, "title": title}
+    mark = f" {nodes.CROSS}" if p["cross"] else ""
+    return {"text": f"{ratio:.2f}×{mark}", "spread": spread.strip(), "v": ratio, "ci": ci, "title": title,
+            "cross": p["cross"]}
 
 
 def auto_text(outcome: tuple[str, int] | None) -> tuple[str, str]:
@@ -134,7 +133,7 @@ def _n_cell(r: dict, auto: tuple[str, str]) -> dict:
             "title": auto[1] + dropped(r["epoch_s"]) if auto[1] else dropped(r["epoch_s"]).strip(" ()")}
 
 
-def _table_row(b: aggregate.Bench, r: dict, ratio: dict, eff: str, devices: bool, target: bool,
+def _table_row(b: aggregate.Bench, r: dict, ratio: dict, eff: tuple[str, str], devices: bool, target: bool,
                auto: tuple[str, str] = ("", "")) -> dict:
     t = _timing_cells(r)
     main = [{"text": r["mode"], "cls": "l"}] + ([{"text": r["device"], "cls": "l"}] if devices else [])
@@ -148,18 +147,18 @@ def _table_row(b: aggregate.Bench, r: dict, ratio: dict, eff: str, devices: bool
     more += [(m, cell(r[m])["text"], "") for m in b.metrics[2:]]
     more += [(f"{c[2]} ({c[3]})", t[c[0]]["text"] + (f" · {t[c[0]]['spread']}" if t[c[0]]["spread"] else ""),
               t[c[0]]["title"]) for c in aggregate.COLUMNS if c[0] not in ("epoch_s", "rss_peak_mb")]
-    more.append(("of GEMM peak", eff, ""))
+    more.append(("of GEMM peak", *eff))
     return {"label": registry.DISPLAY.get(r["framework"], r["framework"]), "framework": r["framework"],
-            "colour": figures.colour(r["framework"]), "cells": main, "more": more, "bad": "⚠" in eff,
+            "colour": figures.colour(r["framework"]), "cells": main, "more": more, "bad": "⚠" in eff[0],
             "ratio": ratio, "timings": t}
 
 
-def _table(b: aggregate.Bench, peaks: dict, target: str | None, outcomes: dict | None = None) -> tuple[list[dict], list[dict]]:
+def _table(b: aggregate.Bench, peaks: nodes.Peaks, target: str | None, outcomes: dict | None = None) -> tuple[list[dict], list[dict]]:
     """(header, rows) of a benchmark's table: each row against the fastest (the lowest median)."""
     fastest = b.fastest()
     devices = len({r["device"] for r in b.rows}) > 1
     rows = []
-    for r, eff in zip(b.rows, _efficiency(b.rows, peaks)):
+    for r, eff in zip(b.rows, _efficiency(b, peaks)):
         auto = auto_text((outcomes or {}).get((b.name, r["framework"], r["mode"], r["device"])))
         rows.append(_table_row(b, r, ratio_cell(b, r, fastest), eff, devices, bool(target), auto))
     return _head(b, devices, target), rows
@@ -191,15 +190,16 @@ def _figures(b: aggregate.Bench) -> list[dict]:
     return [f for f in figs if f["png"] or "unavailable" in f["title"]]
 
 
-def _bench_section(b: aggregate.Bench, config: dict, peaks: dict | None = None, outcomes: dict | None = None) -> dict:
-    """``outcomes``: how each ``repeats: auto`` cell ended (from ``_auto_info``)."""
+def _bench_section(b: aggregate.Bench, config: dict, peaks: nodes.Peaks | None = None, outcomes: dict | None = None) -> dict:
+    """``peaks``: the run's and each node's GEMM peaks (nodes.peaks); ``outcomes``: how each
+    ``repeats: auto`` cell ended (from ``_auto_info``)."""
     recs = b.records
     notes = sorted({(r["framework"], (r.get("extra") or {}).get("notes")) for r in recs
                     if (r.get("extra") or {}).get("notes")})
     fingerprints = sorted({(r.get("extra") or {}).get("data_fingerprint") for r in recs if r.get("status") == "ok"} - {None})
     targets = {f"{r['target'].get('metric')} {r['target'].get('value')}" for r in recs if r.get("target")}
     target = next(iter(targets)) if len(targets) == 1 else None
-    head, rows = _table(b, peaks or {}, target, outcomes)
+    head, rows = _table(b, peaks or nodes.Peaks(), target, outcomes)
     return {"name": b.name, "anchor": overview.anchor(b.name), "arch": b.arch, "dataset": recs[0]["dataset"],
             "config": config, "target": target, "head": head, "rows": rows,
             "flops_convention": _flops_convention(b.arch),
@@ -344,7 +344,7 @@ def _context(out_dir: Path, baseline: Path | None = None) -> dict:
     seqs, outcomes = _auto_info(config, res.records)
     benches = [aggregate.bench(n, rs, seqs.get(n)) for n, rs in by_bench.items()]
     peaks = env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}
-    sections = [_bench_section(b, bench_cfg.get(b.name, {}), peaks, outcomes) for b in benches]
+    sections = [_bench_section(b, bench_cfg.get(b.name, {}), nodes.peaks(env), outcomes) for b in benches]
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
     cores = env.get("cores_logical") or os.cpu_count() or 1
     return dict(

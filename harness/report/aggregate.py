@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import registry
-from harness.stats import summary
+from harness.stats import paired_ratio_ci, ratio_ci, summary
 
 # (column, record path, label, unit, higher_is_better)
 COLUMNS = [
@@ -27,7 +27,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
     rows = []
     for r in records:
         row = {k: r.get(k) for k in ("benchmark", "architecture", "dataset", "framework", "mode", "device",
-                                      "repeat", "seed", "status", "error", "params")}
+                                      "repeat", "seed", "status", "error", "params", "node")}
         tgt = r.get("target") or {}
         row["target_reached"] = tgt.get("reached") if tgt else None
         row["target_s"] = tgt.get("train_s") if tgt else None
@@ -67,7 +67,8 @@ def table(df: pd.DataFrame, arch: str, seq: tuple[int, int] | None = None) -> tu
     rows = []
     for (fw, mode, dev), g in ok.groupby(["framework", "mode", "device"], sort=True):
         row = {"framework": fw, "mode": mode, "device": dev, "n": len(g),
-               "params": int(g.params.dropna().iloc[0]) if g.params.notna().any() else None}
+               "params": int(g.params.dropna().iloc[0]) if g.params.notna().any() else None,
+               "nodes": sorted({n for n in g.node if isinstance(n, str) and n})}  # [] when the records name none
         for m in metrics:
             row[m] = summary(g[f"m.{m}"].tolist(), seq=seq)
         for col, *_ in COLUMNS:
@@ -106,6 +107,31 @@ class Bench:
         sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
                  & (df.device == row["device"])]
         return {k: v for k, v in zip(sel.repeat, sel[col]) if v is not None and v == v}
+
+    def node_medians(self, row: dict, col: str) -> dict[str | None, float | None]:
+        """{node: median of one column over the row's ok jobs on that node} (None: jobs naming no node)."""
+        df = self.df
+        sel = df[(df.status == "ok") & (df.framework == row["framework"]) & (df["mode"] == row["mode"])
+                 & (df.device == row["device"])]
+        by: dict[str | None, list[float]] = {}
+        for node, v in zip(sel.node, sel[col]):
+            by.setdefault(node if isinstance(node, str) and node else None, []).append(v)
+        return {node: summary(vals)["median"] for node, vals in by.items()}
+
+    def cross(self, a: dict, b: dict) -> bool:
+        """Whether rows ``a`` and ``b`` ran on more than one node between them: a ratio of theirs is
+        cross-machine (rows whose records name no node -- a local or older run -- never are)."""
+        return len(set(a.get("nodes") or ()) | set(b.get("nodes") or ())) > 1
+
+    def ratio_ci(self, row: dict, base: dict, col: str = "epoch_s") -> dict:
+        """``row`` over ``base`` in ``col``: on one node, stats.paired_ratio_ci (the per-round ratios,
+        adjacent in time, so drift cancels); across nodes (``cross``) the unpaired stats.ratio_ci over
+        every value -- a round's two jobs on two machines share no drift, so pairing by round does not
+        hold there. {} when there is no ratio at all; ``cross`` is always set."""
+        a, b = self.values(row, col), self.values(base, col)
+        if self.cross(row, base):
+            return {**(ratio_ci(list(a.values()), list(b.values()), seq=self.seq) or {}), "cross": True}
+        return {**(paired_ratio_ci(a, b, seq=self.seq) or {}), "cross": False}
 
     def fastest(self) -> dict | None:
         """The row with the lowest median steady epoch time. Every ratio in the report is a row's

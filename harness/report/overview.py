@@ -13,8 +13,8 @@ from harness import registry, results
 from harness.report.aggregate import Bench
 from harness.report.codesize import implementation_lines
 from harness.report.fmt import interval
+from harness.report.nodes import cross_note, machines_text
 from harness.report.verdicts import label
-from harness.stats import paired_ratio_ci
 
 RATIO_CAP = 30.0  # colour scale: 1x (fastest) .. 30x and beyond, logarithmic
 
@@ -52,13 +52,17 @@ def _peak_text(peaks: dict) -> str:
 
 
 def machine_line(env: dict, records: list[dict]) -> str:
-    """'CPU · cores · memory · measured GEMM peak and whose · devices · threads per job'."""
+    """'CPU · cores · memory · measured GEMM peak and whose · devices · threads per job'; a Ray run:
+    its nodes (harness.report.nodes.machines_text) in place of the driver's machine and the first node's peak."""
     if not env:
         return "machine unknown (the run has no env.json)"
+    devices = sorted({r["device"] for r in records}) or ["cpu"]
+    if env.get("nodes"):
+        return " · ".join(p for p in [machines_text(env), "device " + ", ".join(devices),
+                                      f"threads per job {env.get('threads')}" if env.get("threads") else None] if p)
     cores = f"{env.get('cores_logical')} logical / {env.get('cores_physical')} physical cores"
     if env.get("affinity") and env.get("affinity") != env.get("cores_logical"):
         cores += f" ({env['affinity']} usable)"
-    devices = sorted({r["device"] for r in records}) or ["cpu"]
     gpus = ", ".join(g.get("name", "?") for g in env.get("gpus") or [])
     parts = [env.get("cpu") or "CPU unknown", cores, f"{env.get('memory_gb')} GB RAM",
              _peak_text(env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}),
@@ -68,7 +72,8 @@ def machine_line(env: dict, records: list[dict]) -> str:
 
 
 def _ok_cell(bench: Bench, row: dict, fastest: dict | None, many_modes: bool) -> dict:
-    """A cell with data: the framework's fastest row against the benchmark's fastest."""
+    """A cell with data: the framework's fastest row against the benchmark's fastest (``cross``: the
+    two rows ran on different nodes, a cross-machine ratio with an unpaired interval)."""
     m = bench.primary
     metric = row[m]["median"] if m else None
     cell = {"state": "ok", "ratio": None, "mode": row["mode"] + ("" if row["device"] == "cpu" else f" · {row['device']}")
@@ -79,9 +84,12 @@ def _ok_cell(bench: Bench, row: dict, fastest: dict | None, many_modes: bool) ->
         cell["ratio"], cell["colour"] = ratio, ratio_colour(ratio)
         ci = ""
         if row is not fastest:  # the interval of the per-round ratios, at its own coverage
-            pr = paired_ratio_ci(bench.values(row, "epoch_s"), bench.values(fastest, "epoch_s"), seq=bench.seq) or {}
+            pr = bench.ratio_ci(row, fastest)
             ci = f" CI {interval(pr['ci'])}" + ("" if pr.get("paired") else " unpaired") if pr.get("ci") else ""
+            cell["cross"] = pr["cross"]
         title.append(f"steady epoch {ratio:.2f}× the fastest ({label(fastest)}; ratio of medians){ci}")
+        if cell.get("cross"):
+            title.append(cross_note(row, fastest, "the fastest"))
     if m:
         title.append(f"{m} {cell['metric']}")
     cell["title"] = "; ".join(title)
@@ -157,4 +165,4 @@ def matrix(benches: list[Bench], records: list[dict]) -> dict:
             rows.append({"bench": b.name, "anchor": anchor(b.name), "arch": arch, "metric": b.primary or "",
                          "span": len(group) if i == 0 else 0, "cells": _cells(b, fws), "loc": loc})
     return {"frameworks": fws, "names": [registry.DISPLAY.get(f, f) for f in fws], "rows": rows,
-            "legend": legend()}
+            "legend": legend(), "cross": any(c.get("cross") for r in rows for c in r["cells"])}

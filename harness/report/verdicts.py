@@ -3,8 +3,11 @@ each with its margin over the best row of another framework (times and memory: t
 medians), whether that margin is significant (the order-statistic interval of the per-round ratios,
 or of the per-round differences for a metric, excludes no change; every interval is labelled with
 its own coverage -- 75% with 3 rounds, 95% needs 6 -- never a nominal 95%) and whether it is
-rank-stable (better in every round of the run). And the course text's claim that every library
-"performs better than sklearn on NN building", checked on speed."""
+rank-stable (better in every round of the run). Between rows measured on different nodes of a Ray
+run every such claim says it is cross-machine (⇄): a time or memory ratio then has the unpaired
+interval (pairing by round holds on one machine only), and a metric stays paired by seed (the same
+seed is the same work on any machine). And the course text's claim that every library "performs
+better than sklearn on NN building", checked on speed."""
 from __future__ import annotations
 
 import math
@@ -12,7 +15,8 @@ import math
 from harness import registry
 from harness.report.aggregate import Bench
 from harness.report.fmt import fmt_num, interval
-from harness.stats import MIN_PAIRS, Interval, level_text, paired_ratio_ci, summary
+from harness.report.nodes import CROSS, CROSS_WHY, node_text
+from harness.stats import MIN_PAIRS, Interval, level_text, summary
 
 TIE_REL = 1e-3  # metrics closer than this (relative) are a tie: identical training up to float rounding
 
@@ -45,12 +49,13 @@ def _ranked(bench: Bench, col: str, lower: bool) -> list[dict]:
 def _margin(bench: Bench, col: str, best: dict, other: dict, lower: bool) -> dict:
     """Margin of ``best`` over ``other``. Times and memory: the ratio of the medians (other/best,
     as the tables show them) with the interval of the per-round ratios; a metric: the difference,
-    with the interval of the per-round differences (none below stats.MIN_PAIRS common rounds)."""
+    with the interval of the per-round differences (none below stats.MIN_PAIRS common rounds).
+    ``cross``: the two rows ran on different nodes (Bench.ratio_ci: a ratio's interval is then unpaired)."""
     vcol = col if col in ("epoch_s", "rss_peak_mb") else f"m.{col}"
     bv, ov = bench.values(best, vcol), bench.values(other, vcol)
     wins, n = _rounds(bv, ov, lower)
     if vcol == col:
-        pr = paired_ratio_ci(ov, bv, seq=bench.seq) or {}
+        pr = bench.ratio_ci(other, best, vcol)
         ci, paired, null = pr.get("ci"), bool(pr.get("paired")), 1.0
         b_med, o_med = best[col]["median"], other[col]["median"]
         ratio = o_med / b_med if b_med else None
@@ -58,8 +63,10 @@ def _margin(bench: Bench, col: str, best: dict, other: dict, lower: bool) -> dic
         keys = [k for k in bv if k in ov]
         ci = summary([bv[k] - ov[k] for k in keys], seq=bench.seq)["ci"] if len(keys) >= MIN_PAIRS else None
         paired, null, ratio = True, 0.0, None
+    cross = bench.cross(best, other)
     return {"ci": ci, "paired": paired, "ratio": ratio, "significant": _excludes(ci, null), "wins": wins,
-            "rounds": n, "stable": None if n < 2 else wins == n}
+            "rounds": n, "stable": None if n < 2 else wins == n, "cross": cross,
+            "nodes": (node_text(best), node_text(other)) if cross else None}
 
 
 def _pick(bench: Bench, kind: str, col: str, lower: bool) -> dict | None:
@@ -96,9 +103,10 @@ def picks(bench: Bench) -> list[dict]:
 
 def _claim_row(bench: Bench, sk: dict, row: dict) -> dict:
     """One framework against scikit-learn: speedup = sklearn's median epoch time / its own (> 1:
-    faster), with the interval of the per-round ratios at its own coverage; the verdict is
-    "faster"/"slower" only when that interval excludes 1."""
-    pr = paired_ratio_ci(bench.values(sk, "epoch_s"), bench.values(row, "epoch_s"), seq=bench.seq) or {}
+    faster), with the interval of the per-round ratios at its own coverage (the unpaired one when the
+    two ran on different nodes: ``cross``); the verdict is "faster"/"slower" only when that interval
+    excludes 1."""
+    pr = bench.ratio_ci(sk, row)
     ci = pr.get("ci")
     verdict = "n.s." if not ci or ci.low <= 1 <= ci.high else ("faster" if ci.low > 1 else "slower")
     m = bench.primary
@@ -107,8 +115,10 @@ def _claim_row(bench: Bench, sk: dict, row: dict) -> dict:
         delta = row[m]["median"] - sk[m]["median"]
     return {"label": label(row), "framework": row["framework"], "ci": ci, "verdict": verdict, "metric_delta": delta,
             "speedup": sk["epoch_s"]["median"] / row["epoch_s"]["median"],
-            "ci_text": interval(ci) + ("" if pr.get("paired") or not ci else " unpaired"),
-            "ci_title": ci.method + f", n={ci.n}" if ci else "too few rounds for any interval"}
+            "ci_text": interval(ci) + ("" if pr.get("paired") or not ci else " unpaired") + (f" {CROSS}" if pr["cross"] else ""),
+            "ci_title": (ci.method + f", n={ci.n}" if ci else "too few rounds for any interval")
+            + (f"; {CROSS} cross-machine: it ran on {node_text(row)}, scikit-learn on {node_text(sk)}: {CROSS_WHY}"
+               if pr["cross"] else ""), "cross": pr["cross"]}
 
 
 def sklearn_claim(bench: Bench) -> dict | None:
@@ -124,7 +134,8 @@ def sklearn_claim(bench: Bench) -> dict | None:
     verdicts = {r["verdict"] for r in rows}
     verdict = "holds" if verdicts == {"faster"} else ("does not hold" if "slower" in verdicts else "not significant")
     return {"benchmark": bench.name, "sklearn": label(sk), "metric": bench.primary, "rows": rows,
-            "verdict": verdict, "levels": sorted({r["ci"].level for r in rows if r["ci"]})}
+            "verdict": verdict, "levels": sorted({r["ci"].level for r in rows if r["ci"]}),
+            "cross": [r["label"] for r in rows if r["cross"]]}
 
 
 def ci_header(claims: list[dict]) -> str:
@@ -160,17 +171,21 @@ def describe(p: dict) -> dict:
         margin = f"{diff:+.4g} over {p['other']} ({_value(p['col'], p['other_value'])})"
         if p.get("ci"):
             margin += f", difference CI {interval(p['ci'], '+.3g')}"
+    if p.get("cross"):
+        margin += f" {CROSS} cross-machine ({p['best']} on {p['nodes'][0]}, {p['other']} on {p['nodes'][1]})"
     return {"slot": p["slot"], "kind": p["kind"], "what": what, "margin": margin, "flags": _flags(p)}
 
 
 def _flags(p: dict) -> list[tuple[str, str]]:
-    """Significance at the interval's own coverage ('significant (75% CI)'), and rank stability."""
-    at = f" ({level_text(p['ci'].level)} CI)" if p.get("ci") else ""
+    """Significance at the interval's own coverage ('significant (75% CI)'), and rank stability;
+    both say 'cross-machine' when the two rows ran on different nodes."""
+    x = ", cross-machine" if p.get("cross") else ""
+    at = f" ({level_text(p['ci'].level)} CI{x})" if p.get("ci") else (f" ({x[2:]})" if x else "")
     sig = {True: (f"significant{at}", "yes"), False: (f"not significant{at}", "no"),
-           None: (f"significance unknown (< {MIN_PAIRS} rounds)", "unknown")}[p.get("significant")]
+           None: (f"significance unknown (< {MIN_PAIRS} rounds{x})", "unknown")}[p.get("significant")]
     if p.get("stable") is None:
-        stable = (f"rank stability unknown ({p.get('rounds', 0)} round)", "unknown")
+        stable = (f"rank stability unknown ({p.get('rounds', 0)} round{x})", "unknown")
     else:
-        stable = ((f"rank-stable ({p['wins']}/{p['rounds']} rounds)", "yes") if p["stable"]
-                  else (f"rank changed ({p['wins']}/{p['rounds']} rounds ahead)", "no"))
+        stable = ((f"rank-stable ({p['wins']}/{p['rounds']} rounds{x})", "yes") if p["stable"]
+                  else (f"rank changed ({p['wins']}/{p['rounds']} rounds ahead{x})", "no"))
     return [sig, stable]
