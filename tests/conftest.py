@@ -11,6 +11,28 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+
+def _pytensor_flags(flags: str, worker: str | None) -> str:
+    """The suite's PyTensor flags. PyTensor compiles each new op to C with -O3; on a cold compile cache
+    (CI, a new machine) that was a third of the suite's time, so the tests compile the same C code at
+    -O0 (they check what graphs compute, not how fast; the flags are part of PyTensor's module key, so
+    a benchmark never reuses these modules). And each xdist worker gets its own compile dir (a
+    ``<worker>`` folder under the one configured, else under ~/.pytensor): PyTensor locks its compile
+    dir while it builds a module, and two workers sharing one waited on each other."""
+    items = [f for f in flags.split(",") if f]
+    if not any(f.startswith("gcc__cxxflags=") for f in items):
+        items.append("gcc__cxxflags=-O0")
+    if worker:
+        keys = [i for i, f in enumerate(items) if f.split("=")[0] in ("base_compiledir", "compiledir")]
+        for i in keys:
+            items[i] = f"{items[i]}/{worker}"
+        if not keys:
+            items.append(f"base_compiledir={Path.home() / '.pytensor' / ('annbench-tests-' + worker)}")
+    return ",".join(items)
+
+
+os.environ["PYTENSOR_FLAGS"] = _pytensor_flags(os.environ.get("PYTENSOR_FLAGS", ""), os.environ.get("PYTEST_XDIST_WORKER"))
+
 import importlib  # noqa: E402
 import json  # noqa: E402
 from types import ModuleType  # noqa: E402

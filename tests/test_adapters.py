@@ -51,10 +51,8 @@ def _batches(spec, case):
     return epoch_arrays(spec, case["x"], case["y"], case["batch_size"], perm, case["model"], np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("arch,fw", PAIRS, ids=IDS)
-def test_build_roundtrip_and_forward(arch, fw):
+def _check_roundtrip_and_forward(spec, case, ad, w0) -> None:
     """Weights round-trip exactly in the canonical layout; forward equals the numpy reference."""
-    spec, case, ad, w0 = _make(arch, fw)
     got = ad.get_weights()
     assert set(got) == set(w0), "canonical weight names"
     for k in w0:
@@ -77,20 +75,34 @@ def _reference(spec, case, w0, xb, yb, train):
     return reference_steps(lambda w, x, y: spec.loss(w, x, y, case["model"]), w0, xb, yb, train), None
 
 
+def _trains(arch, fw, mode, trains):
+    """The case's optimizers this mode trains with: each one in some mode of the pair (optimizers are
+    shared code within a framework; every mode is a different program). One mode: all of them; several:
+    the first optimizer in the first mode, the others spread over the rest."""
+    modes = registry.modes(arch, fw).modes
+    if len(modes) == 1:
+        return list(trains)
+    i = modes.index(mode)
+    if i == 0:
+        return list(trains[:1])
+    rest = list(trains[1:]) or list(trains[:1])
+    return [t for j, t in enumerate(rest) if j % (len(modes) - 1) == i - 1] or rest[-1:]
+
+
 @pytest.mark.parametrize("arch,fw,mode", TRIPLES, ids=TRIPLE_IDS)
-def test_train_epoch_matches_reference_and_is_deterministic(arch, fw, mode):
-    """In every mode: one epoch equals the numpy reference epoch (every optimizer of the case in the
-    first mode, the last one in the others). In the first mode, a second adapter built from the same
-    weights and fed the same batches ends bit-for-bit (or float-noise) identical."""
+def test_roundtrip_forward_train_epoch_and_determinism(arch, fw, mode):
+    """In every mode, on one build: the weights round-trip in the canonical layout and forward equals
+    the numpy reference; one epoch equals the numpy reference epoch (each optimizer of the case in some
+    mode, see ``_trains``). In the first mode, a second adapter built from the same weights and fed the
+    same batches ends bit-for-bit (or float-noise) identical: determinism for a seed, once per pair."""
     spec = _spec(arch)
     case = spec.check_case()
     xb, yb = _batches(spec, case)
-    trains = case["trains"]
     first = mode == registry.modes(arch, fw).modes[0]
-    if not first:  # every optimizer in the first mode; the others (each a costly compile: a fused
-        trains = trains[-1:]  # scan, XLA, inductor) share its optimizer code, so the last one suffices
-    for i, train in enumerate(trains):
+    for i, train in enumerate(_trains(arch, fw, mode, case["trains"])):
         _, _, ad, w0 = _make(arch, fw, train=train, case=case, mode=mode)
+        if i == 0:
+            _check_roundtrip_and_forward(spec, case, ad, w0)
         loss = ad.train_epoch(xb, yb)
         assert isinstance(loss, float) and np.isfinite(loss)
         ref_w, ref_loss = _reference(spec, case, w0, xb, yb, train)
@@ -108,6 +120,13 @@ def test_train_epoch_matches_reference_and_is_deterministic(arch, fw, mode):
             for k in got:
                 np.testing.assert_allclose(got2[k], got[k], rtol=1e-6, atol=1e-7, err_msg=k)
             np.testing.assert_allclose(ad2.predict(case["x"]), ad.predict(case["x"]), rtol=1e-6, atol=1e-7)
+
+
+def test_every_optimizer_of_a_case_trains_in_some_mode():
+    for arch, fw in PAIRS:
+        trains = _spec(arch).check_case()["trains"]
+        seen = [t for m in registry.modes(arch, fw).modes for t in _trains(arch, fw, m, trains)]
+        assert all(any(t is s for s in seen) for t in trains), (arch, fw)
 
 
 @pytest.mark.parametrize("arch,fw", PAIRS, ids=IDS)

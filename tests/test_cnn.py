@@ -1,9 +1,9 @@
 """CNN-specific checks beyond the shared set (whose check case is 2-D, square, stride 1, one block).
 
 Every installed framework meets the numpy reference on the 1-D path (strides, pools that drop a
-remainder, tanh, and padding in the second block, where its input is differentiated) and on a
-non-square image; one training epoch on the 1-D path in every mode an adapter declares; and the
-spec's geometry helpers and validate() directly.
+remainder, tanh, and padding in the second block, where its input is differentiated), forward and one
+training epoch (step mode: the shared set trains every mode on the 2-D case, on the same model code),
+and on a non-square image; and the spec's geometry helpers and validate() directly.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from architectures._shared import reference_steps
 from architectures.cnn import spec
 from conftest import build_adapter, frameworks
-from harness import registry
 from harness.batching import epoch_batches
 from harness.config import TrainConfig
 from harness.datasets import DataInfo
@@ -37,13 +36,6 @@ def _x(info, n=6):
 
 
 @pytest.mark.parametrize("fw", FWS)
-def test_forward_1d_matches_reference(fw):
-    ad, w = _make(fw, MODEL_1D, INFO_1D)
-    x = _x(INFO_1D)
-    np.testing.assert_allclose(ad.predict(x), spec.forward(w, x, MODEL_1D), rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("fw", FWS)
 def test_forward_non_square_image_matches_reference(fw):
     ad, w = _make(fw, MODEL_2D, INFO_2D)
     x = _x(INFO_2D)
@@ -52,18 +44,18 @@ def test_forward_non_square_image_matches_reference(fw):
 
 
 @pytest.mark.parametrize("fw", FWS)
-def test_train_epoch_1d_matches_reference(fw):
-    """Every declared mode: the shared set runs only ``step``."""
+def test_1d_forward_and_train_epoch_match_reference(fw):
     train = TrainConfig(optimizer="adam", lr=0.01)
+    ad, w = _make(fw, MODEL_1D, INFO_1D, train)
+    x6 = _x(INFO_1D)
+    np.testing.assert_allclose(ad.predict(x6), spec.forward(w, x6, MODEL_1D), rtol=1e-4, atol=1e-5)
     x, y = _x(INFO_1D, 8), np.random.default_rng(4).integers(0, 3, 8)
     xb, yb = epoch_batches(x, y, 4, np.arange(8))
-    for mode in registry.modes("cnn", fw).modes:
-        ad, w = _make(fw, MODEL_1D, INFO_1D, train, mode)
-        ad.train_epoch(xb, yb)
-        ref = reference_steps(lambda ww, xx, yy: spec.loss(ww, xx, yy, MODEL_1D), w, xb, yb, train)
-        got = ad.get_weights()
-        for k in w:
-            np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=2e-5, err_msg=f"{k} ({mode})")
+    ad.train_epoch(xb, yb)
+    ref = reference_steps(lambda ww, xx, yy: spec.loss(ww, xx, yy, MODEL_1D), w, xb, yb, train)
+    got = ad.get_weights()
+    for k in w:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=2e-5, err_msg=k)
 
 
 def test_geometry_and_validate():

@@ -46,11 +46,18 @@ def _assert_close(ad, ref, loss, ref_loss, what):
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-4, atol=1e-5, err_msg=f"loss of {what}")
 
 
-@pytest.mark.parametrize("fw, variant, mode", [(fw, v, "step") for v in VARIANTS for fw in FRAMEWORKS] +
-                         [(fw, "pcd2-adam", m) for fw, m in OTHER_MODES])
+def _step_cases() -> list[tuple[str, str, str]]:
+    """Each framework's step loop in two neighbouring variants, in turn (framework i: variants i and
+    i + 1), so every variant runs in about half of the frameworks and the check case (test_adapters.py)
+    covers the rest of each framework's code path. scikit-learn (CD-1, plain SGD) gets ``cd1-sgd``."""
+    names = list(VARIANTS)
+    return [(fw, names[(i + j) % len(names)], "step") for i, fw in enumerate(FRAMEWORKS) for j in range(2)]
+
+
+@pytest.mark.parametrize("fw, variant, mode", _step_cases() + [(fw, "pcd2-adam", m) for fw, m in OTHER_MODES])
 def test_schedule_follows_reference(fw, variant, mode):
-    """Every framework's step loop in every variant; each other mode (fused epochs, XLA, eager) in
-    the variant that carries the most state across epochs (PCD chains, Adam moments)."""
+    """Each framework's step loop in two variants (``_step_cases``); each other mode (fused epochs,
+    XLA, eager) in the variant that carries the most state across epochs (PCD chains, Adam moments)."""
     model, train = VARIANTS[variant]
     case = spec.check_case()
     weights = spec.init_weights(model, case["info"], np.random.default_rng(2))
@@ -61,6 +68,12 @@ def test_schedule_follows_reference(fw, variant, mode):
         xb, yb = _epoch(case, model, epoch)
         _assert_close(ad, ref, ad.train_epoch(xb, yb), ref.epoch(xb, yb), f"epoch {epoch} ({spec.phase(epoch, model)})")
     np.testing.assert_allclose(ad.predict(case["x"]), spec.forward(ref.w, case["x"], model), rtol=1e-4, atol=1e-5)
+
+
+def test_every_variant_runs_in_several_frameworks():
+    runs = {v: {fw for fw, vv, _ in _step_cases() if vv == v} for v in VARIANTS}
+    assert all(len(fws) >= min(2, len(FRAMEWORKS)) for fws in runs.values()), runs
+    assert {fw for fw, _, _ in _step_cases()} == set(FRAMEWORKS)
 
 
 @pytest.mark.parametrize("fw", FRAMEWORKS)

@@ -1,8 +1,10 @@
 """RNN variants beyond the shared check case: every installed framework against the numpy reference.
 
-The shared check set (test_adapters.py) covers a 2-layer bidirectional GRU with mean readout; here
-the simple cell, unidirectional nets, the ``last`` readout and the regression (adding) shape get a
-forward check and one reference epoch each, on tiny models so finite differences stay fast.
+The shared check set (test_adapters.py) covers a 2-layer bidirectional GRU with mean readout in every
+mode, and test_options.py the simple cell, one direction and the ``last`` readout each on it; here the
+shapes neither reaches: a one-layer unidirectional simple RNN with ``last`` readout (step mode), and the
+regression (adding) shape in each framework's last mode (the fused epoch where there is one), each a
+forward check and one reference epoch, on tiny models so finite differences stay fast.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from architectures._shared import reference_steps
 from architectures.rnn import spec
-from conftest import adapter_module, build_adapter, frameworks
+from conftest import build_adapter, frameworks
 from harness import registry
 from harness.batching import epoch_batches
 from harness.config import TrainConfig
@@ -21,8 +23,6 @@ FRAMEWORKS = frameworks("rnn")
 
 VARIANTS = {
     "simple-uni-last": dict(cell="simple", hidden=3, layers=1, bidirectional=False, readout="last"),
-    "simple-bi-last-2layers": dict(cell="simple", hidden=3, layers=2, bidirectional=True, readout="last"),
-    "gru-uni-mean": dict(cell="gru", hidden=3, layers=1, bidirectional=False, readout="mean"),
     "gru-bi-last-adding": dict(cell="gru", hidden=3, layers=1, bidirectional=True, readout="last"),
 }
 
@@ -46,8 +46,11 @@ def _case(name: str) -> dict:
 def test_rnn_variant_matches_reference(fw, variant):
     case = _case(variant)
     model, info, x, y = case["model"], case["info"], case["x"], case["y"]
-    train = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9)
-    ad, w0 = build_adapter("rnn", fw, model, info, train)
+    if variant.endswith("adding"):
+        train, mode = TrainConfig(optimizer="adam", lr=0.01), registry.modes("rnn", fw).modes[-1]
+    else:
+        train, mode = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9), "step"
+    ad, w0 = build_adapter("rnn", fw, model, info, train, mode)
     assert sum(v.size for v in w0.values()) == registry.spec("rnn").params(model, info)
 
     np.testing.assert_allclose(ad.predict(x), spec.forward(w0, x, model), rtol=1e-4, atol=1e-5)
@@ -64,20 +67,3 @@ def test_rnn_variant_matches_reference(fw, variant):
     assert set(got) == set(w0)
     for k in w0:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=2e-5, err_msg=f"{k} after one epoch")
-
-
-@pytest.mark.parametrize("fw", FRAMEWORKS)
-def test_rnn_epoch_mode_matches_step_mode(fw):
-    mod = adapter_module("rnn", fw)
-    if "epoch" not in mod.Adapter.MODES:
-        pytest.skip(f"{fw} runs only {mod.Adapter.MODES}")
-    case = _case("gru-bi-last-adding")
-    xb, yb = epoch_batches(case["x"], case["y"], 4, np.arange(len(case["x"])))
-    runs = []
-    for mode in ("step", "epoch"):
-        ad, _ = build_adapter("rnn", fw, case["model"], case["info"], TrainConfig(optimizer="adam", lr=0.01), mode)
-        runs.append((ad.train_epoch(xb, yb), ad.get_weights()))
-    (l1, w1), (l2, w2) = runs
-    assert l1 == pytest.approx(l2, rel=1e-5)
-    for k in w1:
-        np.testing.assert_allclose(w1[k], w2[k], rtol=1e-5, atol=1e-6, err_msg=k)
