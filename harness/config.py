@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness import registry
+from harness.datasets import CHOICES as DATASET_CHOICES
 from harness.datasets import OPTIONS as DATASET_OPTIONS
 from harness.errors import SpecError
 
@@ -186,6 +187,10 @@ class RunConfig(Strict):
     measure_peaks: bool = True
     # Ray executor: a cell's repeats may run on different nodes (default: all on one, so ratios are paired)
     spread_repeats: bool = False
+    # Each cell's repeat 0 saves its trained canonical weights to <run>/weights/<job>.npz (the report's
+    # pictures are drawn from them) when they take at most save_weights_max_mb (float32, uncompressed).
+    save_weights: bool = True
+    save_weights_max_mb: float = Field(16.0, gt=0, le=1_000_000)
     benchmarks: list[Benchmark] = Field(min_length=1)
 
     @field_validator("repeats")
@@ -352,7 +357,11 @@ def _check_data_options(where: str, b: Benchmark) -> None:
         if k not in allowed:
             raise ValueError(f"{where}.data.{k}: unknown key (allowed: {', '.join(allowed) or 'none'})")
         if not isinstance(v, allowed[k]) or isinstance(v, bool) or (allowed[k] is int and v <= 0):
-            raise ValueError(f"{where}.data.{k}: must be a positive {allowed[k].__name__} (got {v!r})")
+            what = "a positive int" if allowed[k] is int else f"a {allowed[k].__name__}"
+            raise ValueError(f"{where}.data.{k}: must be {what} (got {v!r})")
+        choices = DATASET_CHOICES.get(b.dataset, {}).get(k)
+        if choices and v not in choices:
+            raise ValueError(f"{where}.data.{k}: {v!r} is not one of {', '.join(choices)}")
 
 
 def _check_model(where: str, spec, b: Benchmark):

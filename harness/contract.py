@@ -51,7 +51,8 @@ OPTIONAL: dict[str, Any] = {
     "activation_count": None,    # (model, info) -> floats one example keeps alive in a step (memory estimate)
     "evaluate_epoch": None,      # like evaluate, cheaper, for the per-epoch curve (the final one is evaluate)
     "extras": None,              # (adapter, data, model, initial weights) -> dict for the record
-    "report_figures": None,      # (records, figures) -> [(caption, html)]
+    "report_figures": None,      # (records, figures) -> [(caption, png)]: from the records
+    "weight_figures": None,      # (jobs, data, model, figures) -> [(caption, png)]: from trained weights
     "check_weights": None,       # (model, info) -> weights the option checks start from (tests/test_options.py)
     "check_methods": None,       # (model, x) -> {spec method: args} compared with the adapter's (tests)
 }
@@ -107,6 +108,10 @@ class Spec:
 
     def figures(self, records: list[dict], figures) -> list:
         return self.report_figures(records, figures) if self.report_figures is not None else []
+
+    def pictures(self, jobs: list[tuple[dict, dict]], data, model, figures) -> list:
+        """``weight_figures``: jobs are (record, trained weights) pairs, one per framework (repeat 0)."""
+        return self.weight_figures(jobs, data, model, figures) if self.weight_figures is not None else []
 
 
 def check(name: str, module: ModuleType) -> Spec:

@@ -204,18 +204,60 @@ def load_adding(length: int = 30, n_train: int = 2000, n_test: int = 500) -> Dat
     return Dataset(info, xtr, ytr, xte, yte)
 
 
-def load_toy2d(n: int = 1000) -> Dataset:
-    """Two interleaved half-moons with noise (2 classes), 80/20 stratified split."""
-    rng = np.random.default_rng(SPLIT_SEED)
-    half = n // 2
+def _moons(rng: np.random.Generator, half: int) -> np.ndarray:
     t = rng.random(half) * np.pi
     a = np.stack([np.cos(t), np.sin(t)], 1)
     b = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1)
-    x = np.concatenate([a, b]) + rng.normal(0, 0.1, (2 * half, 2))
+    return np.concatenate([a, b]) + rng.normal(0, 0.1, (2 * half, 2))
+
+
+def _circles(rng: np.random.Generator, half: int) -> np.ndarray:
+    t = rng.random(2 * half) * 2 * np.pi
+    r = np.repeat([1.0, 0.5], half)
+    return r[:, None] * np.stack([np.cos(t), np.sin(t)], 1) + rng.normal(0, 0.1, (2 * half, 2))
+
+
+def _xor(rng: np.random.Generator, half: int) -> np.ndarray:
+    mag = rng.uniform(0.1, 1.0, (2 * half, 2))
+    sx = rng.choice([-1.0, 1.0], 2 * half)
+    sy = sx * np.repeat([1.0, -1.0], half)  # class 0: quadrants I and III, class 1: II and IV
+    return mag * np.stack([sx, sy], 1) + rng.normal(0, 0.1, (2 * half, 2))
+
+
+def _spirals(rng: np.random.Generator, half: int) -> np.ndarray:
+    t = np.tile(0.5 * np.pi + 3 * np.pi * np.sqrt(rng.random(half)), 2)
+    t[half:] += np.pi  # the second arm: the first turned half a circle
+    r = (t - np.repeat([0.0, np.pi], half)) / (3.5 * np.pi)
+    return r[:, None] * np.stack([np.cos(t), np.sin(t)], 1) + rng.normal(0, 0.03, (2 * half, 2))
+
+
+def _blobs(rng: np.random.Generator, half: int) -> np.ndarray:
+    centres = np.repeat([[-0.7, -0.7], [0.7, 0.7]], half, axis=0)
+    return centres + rng.normal(0, 0.5, (2 * half, 2))
+
+
+# toy2d's shapes (the ``shape`` option): point generator (class 0 then class 1) and its description
+TOY2D_SHAPES: dict[str, tuple[Callable[[np.random.Generator, int], np.ndarray], str]] = {
+    "moons": (_moons, "two moons, noise 0.1"),
+    "circles": (_circles, "two concentric circles (radii 1 and 0.5), noise 0.1"),
+    "xor": (_xor, "XOR: classes in opposite quadrants, noise 0.1"),
+    "spirals": (_spirals, "two interleaved spirals (1.5 turns), noise 0.03"),
+    "blobs": (_blobs, "two Gaussian blobs (sd 0.5, centres 2 sd apart on the diagonal)"),
+}
+
+
+def load_toy2d(n: int = 1000, shape: str = "moons") -> Dataset:
+    """A 2-D two-class problem (``shape``: TOY2D_SHAPES), n // 2 points per class, 80/20 stratified
+    split, standardized with training statistics; the same points for every run seed."""
+    if shape not in TOY2D_SHAPES:
+        raise DatasetError(f"shape: {shape!r} is not a toy2d shape (allowed: {', '.join(TOY2D_SHAPES)})")
+    make, note = TOY2D_SHAPES[shape]
+    half = n // 2
+    x = make(np.random.default_rng(SPLIT_SEED), half)
     y = np.repeat([0, 1], half)
     tr, te = stratified_split(y, 0.2)
     xtr, xte = standardize(x[tr], x[te])
-    info = DataInfo(name="toy2d", input_shape=(2,), task="classification", n_classes=2, notes="two moons, noise 0.1")
+    info = DataInfo(name="toy2d", input_shape=(2,), task="classification", n_classes=2, notes=note)
     return Dataset(info, xtr, y[tr], xte, y[te])
 
 
@@ -353,7 +395,7 @@ OPTIONS: dict[str, dict[str, type]] = {
     "bars_stripes": {"n": int},
     "random_patterns": {"n_units": int, "n_patterns": int},
     "adding": {"length": int, "n_train": int, "n_test": int},
-    "toy2d": {"n": int},
+    "toy2d": {"n": int, "shape": str},
     "mnist": {"root": str, "side": int},
     "mnist_binary": {"root": str, "side": int, "threshold": float},
     "mnist_prototypes": {"root": str, "side": int, "threshold": float},
@@ -361,6 +403,9 @@ OPTIONS: dict[str, dict[str, type]] = {
     "mnist5k_binary": {"side": int, "threshold": float},
     "mnist5k_prototypes": {"side": int, "threshold": float},
 }
+
+# Options whose value is one of a few names (checked by the config like the types above).
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {"toy2d": {"shape": tuple(TOY2D_SHAPES)}}
 
 
 def load(name: str, **options) -> Dataset:

@@ -36,6 +36,9 @@ class Job:
     timeout_s: float
     memory_limit_mb: int
     min_timed_s: float = 0.0  # steady epochs timed at least this long (config.RunConfig.min_timed_s)
+    # the job saves its trained weights when they take at most this many MB; 0: it does not
+    # (config.RunConfig.save_weights: repeat 0 of each cell)
+    save_weights_mb: float = 0.0
     # when set, the runner records this status without starting a process
     preset_status: str | None = None
     preset_reason: str | None = None
@@ -107,7 +110,8 @@ def _job(cfg: RunConfig, b, name: str, fw: str, mode: str, device: str, repeat: 
               train=b.train.model_dump(), framework=fw, mode=mode, device=device, seed=cfg.seed + repeat,
               repeat=repeat, threads=cfg.threads, timeout_s=b.timeout_s or cfg.timeout_s,
               memory_limit_mb=cfg.memory_limit_mb,
-              min_timed_s=cfg.min_timed_s if b.min_timed_s is None else b.min_timed_s)
+              min_timed_s=cfg.min_timed_s if b.min_timed_s is None else b.min_timed_s,
+              save_weights_mb=cfg.save_weights_max_mb if cfg.save_weights and repeat == 0 else 0.0)
     if asked and asked != mode:
         job.extra["requested_mode"] = asked
     if b.sweep_point:

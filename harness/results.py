@@ -50,6 +50,7 @@ def make_record(job: dict, status: str, error: str | None = None, **fields: Any)
         "timing": {k: None for k in TIMING_KEYS}, "memory": {k: None for k in MEMORY_KEYS},
         "threads": {"requested": job.get("threads")}, "versions": {}, "gpu": None,
         "job_id": job["job_id"], "extra": dict(job.get("extra") or {}),
+        "weights_file": None,  # trained weights, relative to the run directory (harness.worker.save_weights)
     }
     for k, v in fields.items():
         if isinstance(v, dict) and isinstance(rec.get(k), dict):

@@ -137,8 +137,12 @@ def run_one(job: Job, out_dir: Path, python: str = sys.executable) -> Outcome:
         return Outcome(results.make_record(jd, job.preset_status, job.preset_reason), log)
     if job.device == "cuda" and (why := gpu.no_gpu_reason()):
         return Outcome(results.make_record(jd, "skipped", why), log)
-    rec = execute(jd, log, python)
+    weights = out_dir / "weights" / f"{safe_name(job.job_id)}.npz" if job.save_weights_mb > 0 else None
+    # absolute: the worker's cwd is REPO
+    rec = execute(jd, log, python, weights=weights.absolute() if weights else None)
     rec["log"] = str(log.relative_to(out_dir))
+    if rec.get("weights_file"):  # saved: the record names it relative to the run, as the log
+        rec["weights_file"] = str(weights.relative_to(out_dir))
     return Outcome(rec, log)
 
 
@@ -149,11 +153,13 @@ def job_cpus() -> set[int] | None:
 
 
 def execute(jd: dict, log: Path, python: str = sys.executable, *, node: str | None = None,
-            die_with_parent: bool = False) -> dict:
+            die_with_parent: bool = False, weights: Path | None = None) -> dict:
     """Launch ``python -m harness.worker`` for the job dict ``jd`` with its thread environment and CPU
     affinity, its output to ``log``; returns its record (with wall time, load and sampled RSS).
     Shared by the local runner and the Ray executor's node task (``die_with_parent``: the child is
-    killed if the launching process dies, as when Ray force-cancels the task)."""
+    killed if the launching process dies, as when Ray force-cancels the task). ``weights``: where the
+    worker saves the trained weights (the local runner's ``<run>/weights/<job>.npz``; a Ray node
+    saves none: its reply is text only)."""
     import socket
 
     job = Job(**jd)
@@ -165,8 +171,8 @@ def execute(jd: dict, log: Path, python: str = sys.executable, *, node: str | No
         load_before = _loadavg()
         cpus = job_cpus()
         with open(log, "wb") as lf:
-            proc = subprocess.Popen([python, "-m", "harness.worker", str(job_file), str(res_file)],
-                                    stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv = [python, "-m", "harness.worker", str(job_file), str(res_file)] + ([str(weights)] if weights else [])
+            proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, cwd=str(REPO), start_new_session=True,
                                     preexec_fn=_die_with_parent if die_with_parent else None)
             if cpus:

@@ -1,13 +1,14 @@
 """Child process entry: one job, measured phase by phase, written as one result JSON.
 
-Usage (by the runner): ``python -m harness.worker JOB.json RESULT.json``. Thread environment
-variables are already set by the runner (harness/jobenv.py) before this interpreter started; the
-framework is imported here, timed, and told its thread count through its own API.
+Usage (by the runner): ``python -m harness.worker JOB.json RESULT.json [WEIGHTS.npz]``. Thread
+environment variables are already set by the runner (harness/jobenv.py) before this interpreter
+started; the framework is imported here, timed, and told its thread count through its own API.
 
 The protocol (docs/design.md, "Measurement"), one function per phase:
 prepare (import, threads, device) -> load (data, model, initial weights) -> build -> train (timed
 epochs, untimed evaluation after each) -> evaluate -> infer (latency) -> extra timing (timing-only
-epochs up to ``min_timed_s``) -> record.
+epochs up to ``min_timed_s``) -> record; then, for the report's pictures, the trained canonical
+weights to WEIGHTS.npz (``save_weights``).
 """
 from __future__ import annotations
 
@@ -343,11 +344,38 @@ def h2d(j: Job) -> float | None:
     return float(np.median([j.helper.h2d([xb, yb], j.job["device"]) for _ in range(3)]))
 
 
+# ------------------------------------------------------------------------------------------ weights
+
+
+def save_weights(j: Job, adapter, path: Path | None) -> dict:
+    """The trained canonical weights (``adapter.get_weights()``) to ``path`` as compressed npz, for
+    the report's pictures, when the job asks for it (``save_weights_mb``, repeat 0) and they take at
+    most that many MB as float32. After every measurement, so it changes no timing or memory figure.
+    Returns the record's fields: ``weights_file`` (the path written; the runner makes it relative to
+    the run directory), or ``extra.weights_note`` saying why nothing was written. Never fails the job."""
+    limit = float(j.job.get("save_weights_mb") or 0.0)
+    if path is None or limit <= 0:
+        return {}
+    try:
+        weights = {k: np.asarray(v, np.float32) for k, v in adapter.get_weights().items()}
+        mb = sum(v.nbytes for v in weights.values()) / 2**20
+        if mb > limit:
+            return {"note": f"weights not saved: {mb:.1f} MB > save_weights_max_mb ({limit:g} MB)"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.npz")  # readers never see a half-written file
+        np.savez_compressed(tmp, **weights)
+        tmp.replace(path)
+        return {"file": str(path)}
+    except Exception as e:  # noqa: BLE001 - the pictures are a by-product: the job's record stands
+        return {"note": f"weights not saved: {type(e).__name__}: {results.one_line(str(e), 150)}"}
+
+
 # ------------------------------------------------------------------------------------------ the job
 
 
-def run_job(job: dict) -> dict:
-    """prepare -> load -> build -> train -> evaluate -> infer -> extra timing -> record."""
+def run_job(job: dict, weights_path: Path | None = None) -> dict:
+    """prepare -> load -> build -> train -> evaluate -> infer -> extra timing -> record (and the
+    trained weights to ``weights_path``: ``save_weights``)."""
     # before the import, so BLAS threads spinning after this probe cannot touch any timed phase
     speed_before = measure.machine_speed()
     try:
@@ -370,6 +398,10 @@ def run_job(job: dict) -> dict:
     fields = {**j.base, "timing": timing(j, run, build_s, eval_s, latency, extra),
               "machine_speed_gflops": {"before": speed_before, "after": measure.machine_speed()},
               "extra": {**j.base["extra"], **j.spec.extra_record(adapter, j.data, j.model, j.weights)}}
+    saved = save_weights(j, adapter, weights_path)
+    fields["weights_file"] = saved.get("file")
+    if "note" in saved:
+        fields["extra"]["weights_note"] = saved["note"]
     if run.target.metric:
         fields["target"] = run.target.record()
     return results.make_record(job, "ok", None, metrics=metrics, curve=run.curve, memory=memory, **fields)
@@ -378,8 +410,9 @@ def run_job(job: dict) -> dict:
 def main(argv: list[str]) -> int:
     job = json.loads(Path(argv[1]).read_text())
     out = Path(argv[2])
+    weights = Path(argv[3]) if len(argv) > 3 else None
     try:
-        rec = run_job(job)
+        rec = run_job(job, weights)
     except Diverged as e:
         rec = results.make_record(job, "failed", str(e))
     except Exception as e:  # one line for the record, the traceback for the job's log

@@ -44,7 +44,8 @@ def test_a_missing_required_name_is_an_error_naming_spec_and_name(missing):
 
 
 @pytest.mark.parametrize("typo, hook", [("extra", "extras"), ("validat", "validate"), ("make_epochs", "make_epoch"),
-                                        ("report_figure", "report_figures"), ("EXTRA_TIMINGS", "EXTRA_TIMING")])
+                                        ("report_figure", "report_figures"), ("weight_figure", "weight_figures"),
+                                        ("EXTRA_TIMINGS", "EXTRA_TIMING")])
 def test_a_misspelt_hook_is_refused_not_silently_defaulted(typo, hook):
     def fn(*args):
         return None
@@ -67,9 +68,10 @@ def test_metric_directions_primary_and_hook_kinds_are_checked():
 
 
 def test_optional_hooks_take_their_defaults():
-    spec = contract.check("fake", _fake_spec(extras=None, report_figures=None))
+    spec = contract.check("fake", _fake_spec(extras=None, report_figures=None, weight_figures=None))
     assert spec.extras is None and spec.extra_record(None, None, None, {}) == {}
     assert spec.figures([], None) == [] and spec.problem(None, None, None) is None
+    assert spec.weight_figures is None and spec.pictures([], None, None, None) == []
     assert spec.EXTRA_TIMING is True and spec.TRAIN == registry.spec("mlp").TRAIN
     assert not spec.defines("make_epoch") and spec.defines("forward")
     assert spec.lower_is_better("loss") and not spec.lower_is_better("accuracy")

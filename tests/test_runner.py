@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -76,6 +77,10 @@ def test_end_to_end_mlp_all_frameworks(tmp_path):
         assert r["machine_speed_gflops"]["before"] > 0 and r["machine_speed_gflops"]["after"] > 0
         tgt = r["target"]
         assert tgt["metric"] == "accuracy" and tgt["reached"] and 1 <= tgt["epochs"] <= 3
+        # repeat 0 saved its trained weights in the run directory, named in the record (the report's pictures)
+        assert r["weights_file"] == f"weights/{r['job_id'].replace('/', '__')}.npz", r["weights_file"]
+        with np.load(out / r["weights_file"]) as z:
+            assert sorted(z.files) == ["dense0.bias", "dense0.kernel", "dense1.bias", "dense1.kernel"]
         assert 0 < tgt["train_s"] <= t["train_s"] and tgt["train_s"] < tgt["wall_s"]
     assert runs[("torch", "eager")]["extra"]["requested_mode"] == "step"
     assert any(r["timing"]["extra_epochs"] > 0 for r in recs if r["status"] == "ok")

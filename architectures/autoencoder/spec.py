@@ -162,15 +162,22 @@ def check_case(**model_overrides) -> dict:
     }
 
 
-def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
-    """Eight test inputs and their reconstructions, for the report."""
+def weight_figures(jobs: list[tuple[dict, dict]], data, model: Model,
+                   figures) -> list[tuple[str, str | None]]:
+    """Eight test inputs (top row) and each framework's reconstructions of them: the reference
+    ``forward`` on its trained weights."""
+    if not data.info.image_shape:
+        return []
     x = data.x_test[:8]
-    return {"reconstructions": {"inputs": x.tolist(), "outputs": np.asarray(adapter.predict(x)).tolist(),
-                                "image_shape": list(data.info.image_shape) if data.info.image_shape else None}}
+    rows = [("test inputs", list(x))]
+    rows += [(f"{r['framework']} · {r['mode']}", list(forward(w, x, model))) for r, w in jobs]
+    return [("reconstructions of test inputs from each framework's trained weights (originals on top)",
+             figures.images("inputs and reconstructions", rows, tuple(data.info.image_shape)))]
 
 
 def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
-    """Test digits (top row) and each framework's reconstructions."""
+    """Runs from before the trained weights were saved kept reconstructions in each record's extras
+    (``weight_figures`` draws them now): test inputs (top row) and each framework's reconstructions."""
     rows, shape = [], None
     for r in records:
         rec = (r.get("extra") or {}).get("reconstructions")

@@ -288,3 +288,9 @@ def check_weights(model: Model, info: DataInfo) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(5)
     w = init_weights(model, info, rng)
     return {k: rng.normal(0.0, 1.0, v.shape).astype(np.float32) if k.endswith(".W") else v for k, v in w.items()}
+
+
+def weight_figures(jobs: list[tuple[dict, dict]], data, model: Model,
+                   figures) -> list[tuple[str, str | None]]:
+    """The first RBM layer's filters (``rbm0.W``), as architectures/rbm draws an RBM's."""
+    return rbm_spec.filter_figures(jobs, "rbm0.W", data.info, figures, "DBN (its first RBM)")

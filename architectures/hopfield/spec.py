@@ -277,14 +277,24 @@ def check_methods(model: Model, x: np.ndarray) -> dict[str, tuple]:
     return {"recall": (probes, steps, model.recall, sweep_order(steps, probes.shape[1]))}
 
 
-def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
-    """Pictures for the report: up to 4 stored patterns, corrupted at 20%, and what recall made of them."""
-    targets = to_pm1(data.x_test[:4])
-    probes = corrupt(targets, 0.2, _level_key(0.2))
-    order = sweep_order(model.max_steps, targets.shape[1])
-    final = np.asarray(adapter.recall(probes.astype(np.float32), model.max_steps, model.recall, order))
-    return {"recall_pictures": {"stored": targets.tolist(), "corrupted": probes.tolist(),
-                                "recalled": final.reshape(targets.shape).tolist()}}
+def weight_figures(jobs: list[tuple[dict, dict]], data, model: Model,
+                   figures) -> list[tuple[str, str | None]]:
+    """Recall per noise level: the first test pattern, corrupted at each of ``model.noise_levels``
+    exactly as ``evaluate`` corrupts it (the probes), and what the numpy reference ``recall`` (the
+    model's mode and steps) makes of each probe from each framework's stored weights."""
+    target = to_pm1(data.x_test[:1])
+    levels = list(dict.fromkeys(model.noise_levels))
+    probes = np.concatenate([corrupt(target, lv, _level_key(lv)) for lv in levels])
+    order = sweep_order(model.max_steps, target.shape[1])
+    rows = [("test pattern", list(target)),
+            (f"probes: {', '.join(f'{lv:.0%}' for lv in levels)} of the bits flipped", list(probes))]
+    for r, w in jobs:
+        recalled = recall(w, probes, model.max_steps, model.recall, order)
+        rows.append((f"{r['framework']} · {r['mode']}: recalled", list(recalled)))
+    return [("recall per noise level: the first test pattern (a stored one where the test set is the stored "
+             "set), its probes (corrupted as the evaluation corrupts them) and what the numpy reference recall "
+             "makes of each from every framework's stored weights",
+             figures.images("pattern / probe per noise level / recalled", rows, _side(target.shape[1])))]
 
 
 def _side(n: int) -> tuple[int, int]:
@@ -293,7 +303,8 @@ def _side(n: int) -> tuple[int, int]:
 
 
 def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
-    """Recall vs noise (and vs load on random patterns) per framework; corrupted -> recalled pictures."""
+    """Recall vs noise (and vs load on random patterns) per framework (``weight_figures`` draws the
+    patterns themselves)."""
     out = []
     noise, load = {}, {}
     for r in records:
@@ -312,6 +323,7 @@ def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]
     if load:
         out.append(("pattern recall vs load (stored patterns per neuron; Hebbian capacity ~0.14)",
                     figures.lines("exact recall vs load", load, "patterns per neuron", "patterns recalled exactly")))
+    # runs from before the trained weights were saved kept these pictures in a record's extras
     pics = next(((r["framework"], r["extra"]["recall_pictures"]) for r in records
                  if (r.get("extra") or {}).get("recall_pictures")), None)
     if pics:

@@ -166,3 +166,36 @@ def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]
         return []
     return [("gradient norm by layer (vanishing gradients show as a fall towards layer 1)",
              figures.lines("‖∂loss/∂W‖ per dense layer", series, "layer (1 = input side)", "gradient L2 norm", logy=True))]
+
+
+def data_extent(x: np.ndarray, pad: float = 0.1) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1): the range of 2-D points x (n, 2), widened by ``pad`` of it on every side."""
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    m = pad * (hi - lo)
+    return float(lo[0] - m[0]), float(hi[0] + m[0]), float(lo[1] - m[1]), float(hi[1] + m[1])
+
+
+def decision_grid(weights: dict[str, np.ndarray], model: Model, extent: tuple[float, float, float, float],
+                  n: int = 200) -> np.ndarray:
+    """The class the reference ``forward`` predicts (argmax) on an n x n grid over ``extent``:
+    (n, n) ints, row i at the i-th of n y values from y0 to y1, column j at the j-th x (an image
+    with its origin at the lower left)."""
+    gx, gy = np.meshgrid(np.linspace(extent[0], extent[1], n), np.linspace(extent[2], extent[3], n))
+    return forward(weights, np.stack([gx.ravel(), gy.ravel()], axis=1), model).argmax(axis=1).reshape(n, n)
+
+
+def weight_figures(jobs: list[tuple[dict, dict]], data, model: Model,
+                   figures) -> list[tuple[str, str | None]]:
+    """The playground (2-D data: toy2d): each framework's trained MLP as its decision regions, the
+    test points on top."""
+    if tuple(data.info.input_shape) != (2,):
+        return []
+    extent = data_extent(np.concatenate([data.x_train, data.x_test]))
+    panels = []
+    for r, w in jobs:
+        acc = (r.get("metrics") or {}).get("accuracy")
+        label = f"{r['framework']} · {r['mode']}" + (f"\ntest accuracy {acc:.3f}" if acc is not None else "")
+        panels.append((label, r["framework"], decision_grid(w, model, extent)))
+    return [(f"playground: {data.info.notes}; each framework's decision regions (the class the numpy reference "
+             "predicts from its trained weights), test points on top",
+             figures.regions("decision regions", panels, extent, data.x_test, data.y_test))]

@@ -420,15 +420,25 @@ def check_weights(model: Model, info: DataInfo) -> dict[str, np.ndarray]:
     return {**w, "W": rng.normal(0.0, 1.0, w["W"].shape).astype(np.float32)}
 
 
-def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
-    """The first 16 hidden units' filters (columns of W), for the report."""
-    W = np.asarray(adapter.get_weights()["W"], np.float64)
-    return {"filters": W[:, :16].T.tolist(),
-            "image_shape": list(data.info.image_shape) if data.info.image_shape else None}
+def filter_figures(jobs: list[tuple[dict, dict]], key: str, info: DataInfo, figures, what: str,
+                   n: int = 16) -> list[tuple[str, str | None]]:
+    """The first ``n`` hidden units' filters (columns of the trained ``weights[key]`` (V, H)) as
+    images, one row per framework; nothing when the input is not an image."""
+    if not info.image_shape:
+        return []
+    rows = [(f"{r['framework']} · {r['mode']}", list(np.asarray(w[key], np.float64).T[:n])) for r, w in jobs]
+    return [(f"{what} first-layer filters: the trained weights into the first {n} hidden units, as images",
+             figures.images("filters", rows, tuple(info.image_shape)))]
+
+
+def weight_figures(jobs: list[tuple[dict, dict]], data, model: Model,
+                   figures) -> list[tuple[str, str | None]]:
+    return filter_figures(jobs, "W", data.info, figures, "RBM")
 
 
 def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
-    """RBM filters as images, one row per framework (repeat 0)."""
+    """Runs from before the trained weights were saved kept filters in each record's extras
+    (``weight_figures`` draws them now): one row per framework (repeat 0)."""
     rows, shape = [], None
     for r in records:
         ex = r.get("extra") or {}

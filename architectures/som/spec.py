@@ -291,14 +291,19 @@ def check_case(**model_overrides) -> dict:
     }
 
 
-def extras(adapter, data, model: Model, initial: dict[str, np.ndarray]) -> dict:
-    """U-matrix and hit map of the trained map on the test data (numpy, from canonical weights)."""
-    w = np.asarray(adapter.get_weights()["W"], np.float64)
-    return {"u_matrix": u_matrix(w).tolist(), "hit_map": hit_map(w, data.x_test).tolist()}
+def weight_figures(jobs: list[tuple[dict, dict]], data, model: Model,
+                   figures) -> list[tuple[str, str | None]]:
+    """Per framework, from its trained map: the U-matrix (light = cluster border) and the hit map of
+    the test data (how many test samples each unit wins)."""
+    rows = [(f"{r['framework']} · {r['mode']}: U-matrix, hit map",
+             [u_matrix(w["W"]).ravel(), hit_map(w["W"], data.x_test).ravel()]) for r, w in jobs]
+    return [("SOM U-matrix and hit map (test data) from each framework's trained map",
+             figures.images("U-matrix | hit map", rows, (model.rows, model.cols), size=1.6))]
 
 
 def report_figures(records: list[dict], figures) -> list[tuple[str, str | None]]:
-    """U-matrix (mean distance to grid neighbours; light = cluster border) and hit map per framework."""
+    """Runs from before the trained weights were saved kept the U-matrix and hit map in each record's
+    extras (``weight_figures`` draws them now): one row per framework."""
     rows = []
     shape = None
     for r in records:

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from harness import config as config_mod
 from harness import plan, registry, results
-from harness.report import aggregate, codesize, figures, nodes, overview, scale, verdicts
+from harness.report import aggregate, codesize, figures, nodes, overview, pictures, scale, verdicts
 from harness.report.fmt import ci_text, dropped, fmt_num, interval
 from harness.stats import MIN_PAIRS, level_text, summary
 
@@ -190,9 +190,11 @@ def _figures(b: aggregate.Bench) -> list[dict]:
     return [f for f in figs if f["png"] or "unavailable" in f["title"]]
 
 
-def _bench_section(b: aggregate.Bench, config: dict, peaks: nodes.Peaks | None = None, outcomes: dict | None = None) -> dict:
+def _bench_section(b: aggregate.Bench, config: dict, peaks: nodes.Peaks | None = None, outcomes: dict | None = None,
+                   out_dir: Path | None = None) -> dict:
     """``peaks``: the run's and each node's GEMM peaks (nodes.peaks); ``outcomes``: how each
-    ``repeats: auto`` cell ended (from ``_auto_info``)."""
+    ``repeats: auto`` cell ended (from ``_auto_info``); ``out_dir``: the run directory, whose saved
+    weights the architecture's pictures are drawn from (harness/report/pictures.py)."""
     recs = b.records
     notes = sorted({(r["framework"], (r.get("extra") or {}).get("notes")) for r in recs
                     if (r.get("extra") or {}).get("notes")})
@@ -205,7 +207,8 @@ def _bench_section(b: aggregate.Bench, config: dict, peaks: nodes.Peaks | None =
             "flops_convention": _flops_convention(b.arch),
             "rss_methods": sorted({(r.get("memory") or {}).get("rss_method") for r in recs} - {None}),
             "picks": [verdicts.describe(p) for p in verdicts.picks(b)], "claim": verdicts.sklearn_claim(b),
-            "figures": _figures(b), "notes": notes, "fingerprints": fingerprints,
+            "figures": _figures(b) + pictures.section(b.arch, recs, config, out_dir),
+            "notes": notes, "fingerprints": fingerprints,
             "statuses": dict(Counter(r["status"] for r in recs))}
 
 
@@ -344,7 +347,7 @@ def _context(out_dir: Path, baseline: Path | None = None) -> dict:
     seqs, outcomes = _auto_info(config, res.records)
     benches = [aggregate.bench(n, rs, seqs.get(n)) for n, rs in by_bench.items()]
     peaks = env.get("gemm_peaks") or {"cpu": env.get("gemm_peak") or {}}
-    sections = [_bench_section(b, bench_cfg.get(b.name, {}), nodes.peaks(env), outcomes) for b in benches]
+    sections = [_bench_section(b, bench_cfg.get(b.name, {}), nodes.peaks(env), outcomes, out_dir) for b in benches]
     loads = [v for r in res.records for v in (r.get("load_avg_1m") or {}).values() if isinstance(v, (int, float))]
     cores = env.get("cores_logical") or os.cpu_count() or 1
     return dict(

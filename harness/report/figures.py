@@ -5,6 +5,7 @@ import base64
 import io
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
@@ -79,22 +80,74 @@ def curves(records: list[dict], metric_label: str) -> str | None:
     return _png(fig)
 
 
-def images(title: str, rows: list[tuple[str, list]], shape: tuple[int, int]) -> str | None:
-    """A grid of small grey images: each row a label and a list of flat arrays."""
-    import numpy as np
+def _strip(ims: list, shape: tuple[int, int], n: int) -> np.ndarray:
+    """Images side by side in one array, one blank (NaN) column between them, ``n`` places wide; each
+    image scaled to [0, 1] on its own (darkest black, lightest white, as imshow scales one image)."""
+    h, w = shape
+    out = np.full((h, n * (w + 1) - 1), np.nan)
+    for j, im in enumerate(ims[:n]):
+        a = np.asarray(im, dtype=float).reshape(shape)
+        lo, hi = float(np.min(a)), float(np.max(a))
+        out[:, j * (w + 1):j * (w + 1) + w] = (a - lo) / (hi - lo) if hi > lo else 0.0
+    return out
 
-    rows = [(lbl, ims) for lbl, ims in rows if ims]
+
+def images(title: str, rows: list[tuple[str, list]], shape: tuple[int, int], size: float = 0.9) -> str | None:
+    """A grid of small grey images, each ``size`` inches wide: each row a label and a list of flat
+    arrays (one strip per row: a few axes however many images). A label that starts with a
+    framework's id is written in its colour."""
+    rows = [(lbl, ims) for lbl, ims in rows if len(ims)]
     if not rows:
         return None
     n = max(len(ims) for _, ims in rows)
-    fig, axes = plt.subplots(len(rows), n, figsize=(0.9 * n + 1, 0.95 * len(rows) + 0.3), squeeze=False)
-    for i, (lbl, ims) in enumerate(rows):
-        for j in range(n):
-            ax = axes[i][j]
-            ax.axis("off")
-            if j < len(ims):
-                ax.imshow(np.asarray(ims[j], dtype=float).reshape(shape), cmap="gray", interpolation="nearest")
-        axes[i][0].set_title(lbl, fontsize=7, loc="left")
+    fig, axes = plt.subplots(len(rows), 1, figsize=(size * n + 0.4, (size + 0.25) * len(rows) + 0.3),
+                             squeeze=False, layout="constrained")
+    grey = plt.get_cmap("gray").with_extremes(bad="white")
+    for ax, (lbl, ims) in zip(axes[:, 0], rows):
+        ax.imshow(_strip(ims, shape, n), cmap=grey, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.axis("off")
+        fw = lbl.split(" ")[0]
+        ax.set_title(lbl, fontsize=7, loc="left", color=colour(fw) if fw in FRAMEWORK_COLOURS else "black")
+    fig.suptitle(title, fontsize=9)
+    return _png(fig)
+
+
+# decision regions: pale backgrounds and dark points per class (ColorBrewer PuOr: no framework's colour)
+CLASS_FILLS = ("#fee0b6", "#d8daeb", "#fdb863", "#b2abd2")
+CLASS_POINTS = ("#b35806", "#542788", "#e08214", "#8073ac")
+
+
+def regions(title: str, panels: list[tuple[str, str, np.ndarray]], extent: tuple[float, float, float, float],
+            x: np.ndarray, y: np.ndarray, per_row: int = 4) -> str | None:
+    """TensorFlow-Playground-style panels, one per (label, framework, grid): the predicted class on a
+    grid over ``extent`` (x0, x1, y0, y1; grid row i at the i-th y from y0, column j at the j-th x),
+    its class boundary, and the points ``x`` (n, 2) coloured by their class ``y`` on top. Each
+    panel's title and frame are in its framework's colour."""
+    from matplotlib.colors import ListedColormap
+
+    if not panels:
+        return None
+    k = max(2, int(max(g.max() for _, _, g in panels)) + 1, int(y.max()) + 1)
+    cols = min(per_row, len(panels))
+    nrows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.3 * cols, 2.5 * nrows), squeeze=False,
+                             layout="constrained")
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    for ax, (label, fw, grid) in zip(axes.ravel(), panels):
+        ax.imshow(grid, origin="lower", extent=extent, cmap=ListedColormap(CLASS_FILLS[:k]), vmin=-0.5,
+                  vmax=k - 0.5, interpolation="nearest", aspect="auto")
+        xs = np.linspace(extent[0], extent[1], grid.shape[1])
+        ys = np.linspace(extent[2], extent[3], grid.shape[0])
+        ax.contour(xs, ys, grid, levels=np.arange(k - 1) + 0.5, colors="black", linewidths=0.6)
+        ax.scatter(x[:, 0], x[:, 1], c=[CLASS_POINTS[int(c) % len(CLASS_POINTS)] for c in y], s=6,
+                   edgecolors="white", linewidths=0.3)
+        ax.set_title(label, fontsize=8, color=colour(fw))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_color(colour(fw))
+            side.set_linewidth(2.5)
     fig.suptitle(title, fontsize=9)
     return _png(fig)
 
