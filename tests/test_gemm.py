@@ -55,3 +55,14 @@ def test_long_calls_count_the_first_and_take_the_best_of_two(monkeypatch):
 def test_operands_are_float32_squares(n):
     a, b = gemm._operands(n)
     assert a.shape == b.shape == (n, n) and a.dtype == b.dtype == "float32"
+
+
+def test_sizes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ANNBENCH_GEMM_SIZES", "64, 128")
+    assert gemm.default_sizes("cpu") == (64, 128)
+    monkeypatch.delenv("ANNBENCH_GEMM_SIZES")
+    assert gemm.default_sizes("cpu") == gemm.SIZES["cpu"] and gemm.default_sizes("cuda") == gemm.SIZES["cuda"]
+    for bad in ("64,x", "0,64"):
+        monkeypatch.setenv("ANNBENCH_GEMM_SIZES", bad)
+        with pytest.raises(ValueError, match="ANNBENCH_GEMM_SIZES"):
+            gemm.default_sizes("cpu")

@@ -1,8 +1,9 @@
 """LSTM variants beyond the shared check case, on every implemented framework.
 
-The shared check set (test_adapters.py) covers the bidirectional, 2-layer, mean-readout classifier in
+The shared check set (test_adapters.py) covers the one-layer bidirectional mean-readout classifier in
 every mode, and test_options.py each other readout and direction on it; here the two shapes neither
-reaches: a one-layer unidirectional ``last``-readout classifier (step mode) and the regression
+reaches: a two-layer unidirectional ``last``-readout classifier (step mode: the stack, the second
+layer's input differentiated) and the regression
 (adding) shape (in each framework's last mode: the fused epoch where there is one), each against the
 numpy reference forward and one reference epoch (finite differences).
 """
@@ -25,7 +26,7 @@ FWS = frameworks("lstm")
 CLS = DataInfo(name="cls", input_shape=(10,), task="classification", n_classes=3, sequence_shape=(5, 2))
 REG = DataInfo(name="adding", input_shape=(10,), task="regression", n_outputs=1, sequence_shape=(5, 2))
 VARIANTS = {
-    "uni-last": (spec.Model(hidden=3, readout="last", forget_bias_init=0.5), CLS,
+    "uni-last": (spec.Model(hidden=3, layers=2, readout="last", forget_bias_init=0.5), CLS,
                  TrainConfig(optimizer="adam", lr=0.01)),
     "reg-bi-mean": (spec.Model(hidden=2, bidirectional=True, readout="mean"), REG,
                     TrainConfig(optimizer="sgd", lr=0.1, momentum=0.5)),
@@ -72,7 +73,7 @@ def _check(variant: str, fw: str, mode: str) -> None:
 
 
 @pytest.mark.parametrize("fw", FWS)
-def test_unidirectional_last_readout_matches_reference(fw):
+def test_two_layer_unidirectional_last_readout_matches_reference(fw):
     _check("uni-last", fw, "step")
 
 

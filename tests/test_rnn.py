@@ -1,8 +1,9 @@
 """RNN variants beyond the shared check case: every installed framework against the numpy reference.
 
-The shared check set (test_adapters.py) covers a 2-layer bidirectional GRU with mean readout in every
+The shared check set (test_adapters.py) covers a one-layer bidirectional GRU with mean readout in every
 mode, and test_options.py the simple cell, one direction and the ``last`` readout each on it; here the
-shapes neither reaches: a one-layer unidirectional simple RNN with ``last`` readout (step mode), and the
+shapes neither reaches: a two-layer unidirectional simple RNN with ``last`` readout (step mode: the
+stack, the second layer's input differentiated), and the
 regression (adding) shape in each framework's last mode (the fused epoch where there is one), each a
 forward check and one reference epoch, on tiny models so finite differences stay fast.
 """
@@ -22,7 +23,7 @@ from harness.datasets import DataInfo
 FRAMEWORKS = frameworks("rnn")
 
 VARIANTS = {
-    "simple-uni-last": dict(cell="simple", hidden=3, layers=1, bidirectional=False, readout="last"),
+    "simple-uni-last-2layers": dict(cell="simple", hidden=3, layers=2, bidirectional=False, readout="last"),
     "gru-bi-last-adding": dict(cell="gru", hidden=3, layers=1, bidirectional=True, readout="last"),
 }
 

@@ -110,13 +110,19 @@ EXPECT = {"segfault": ("failed", "SIGSEGV"), "exit": ("failed", "code 3"), "hang
           "raise": ("failed", "RuntimeError: injected failure")}
 
 
+# A good job right after the faults that kill or cap the process (the runner's own clean-up runs
+# there) and after the last one: the run goes on, and nothing a fault left behind reaches the next job.
+GOOD_AFTER = ("hang", "oom", "raise")
+
+
 def _fault_config() -> dict:
     small = {"model": {"hidden": [8]}, "train": {"epochs": 3, "batch_size": 64, "lr": 0.01}}
     benches = []
     for f in FAULTS:
         benches.append({"name": f"fault-{f}", "architecture": "faults", "frameworks": ["autograd"],
                         "timeout_s": 10, **small, "model": {"hidden": [8], "fault": f}})
-        benches.append({"name": f"good-after-{f}", "architecture": "faults", "frameworks": ["autograd"], **small})
+        if f in GOOD_AFTER:
+            benches.append({"name": f"good-after-{f}", "architecture": "faults", "frameworks": ["autograd"], **small})
     benches.append({"name": "import-fails", "architecture": "faults", "frameworks": ["sklearn"], **small})
     return {"name": "faults", "repeats": 1, "memory_limit_mb": 700, "timeout_s": 120, "measure_peaks": False,
             "min_timed_s": 0,
@@ -130,21 +136,23 @@ def test_faults_are_recorded_and_the_run_goes_on(tmp_path):
     p = _annbench("run", str(_write(tmp_path, _fault_config())), "--out", str(out), env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     recs = {r["benchmark"]: r for r in results.read(out / "results.jsonl").records}
-    assert len(recs) == 2 * len(FAULTS) + 1
+    assert len(recs) == len(FAULTS) + len(GOOD_AFTER) + 1
     for f in FAULTS:
         status, text = EXPECT[f]
         r = recs[f"fault-{f}"]
         assert r["status"] == status and text in r["error"], (f, r["status"], r["error"])
         assert "\n" not in r["error"]
+    for f in GOOD_AFTER:
         good = recs[f"good-after-{f}"]
         assert good["status"] == "ok" and good["metrics"]["accuracy"] > 0.3
     imp = recs["import-fails"]
     assert imp["status"] == "failed" and "ModuleNotFoundError" in imp["error"]
     html = (out / "report.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
-    lost = 2 * len(FAULTS) + 1 - len(recs)
+    lost = len(FAULTS) + len(GOOD_AFTER) + 1 - len(recs)
     record_figure("faults", f"fault injection: {len(FAULTS) + 1} faults injected, "
-                  f"{sum(recs[f'good-after-{f}']['status'] == 'ok' for f in FAULTS)}/{len(FAULTS)} good jobs survived, "
+                  f"{sum(recs[f'good-after-{f}']['status'] == 'ok' for f in GOOD_AFTER)}/{len(GOOD_AFTER)} good jobs "
+                  "after them survived, "
                   f"{lost} records lost")
 
 

@@ -33,7 +33,10 @@ def conv(h, kernel, bias, stride: int, padding: int):
     cols = [h[(slice(None),) + tuple(slice(o, o + stride * (n - 1) + 1, stride) for o, n in zip(off, out))]
             for off in itertools.product(*(range(k) for k in kernel.shape[:d]))]
     patches = anp.concatenate(cols, axis=-1)
-    return anp.dot(patches, anp.reshape(kernel, (-1, kernel.shape[-1]))) + bias
+    # one 2-D product, then back to (N, *S', cout): numpy's dot of an N-D array does not take the one
+    # GEMM path (the realistic CNN's second conv, 32x24x24x288 by 288x64: 236 ms against 15 ms)
+    flat = anp.dot(anp.reshape(patches, (-1, patches.shape[-1])), anp.reshape(kernel, (-1, kernel.shape[-1])))
+    return anp.reshape(flat, (*patches.shape[:-1], kernel.shape[-1])) + bias
 
 
 def max_pool(h, p: int):

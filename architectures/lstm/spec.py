@@ -184,7 +184,7 @@ def check_case() -> dict:
     rng = np.random.default_rng(7)
     info = DataInfo(name="check", input_shape=(12,), task="classification", n_classes=3, sequence_shape=(4, 3))
     return {
-        "model": Model(hidden=3, layers=2, bidirectional=True, readout="mean"),
+        "model": Model(hidden=3, layers=1, bidirectional=True, readout="mean"),
         "info": info,
         "x": rng.normal(size=(8, 12)).astype(np.float32),
         "y": rng.integers(0, 3, 8),

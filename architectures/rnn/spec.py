@@ -200,13 +200,13 @@ def evaluate(adapter, x: np.ndarray, y: np.ndarray, model: Model) -> dict[str, f
 
 
 def check_case() -> dict:
-    """A tiny fixed problem for the shared check set: 2-layer bidirectional GRU, mean readout."""
+    """A tiny fixed problem for the shared check set: one-layer bidirectional GRU, mean readout (tests/test_rnn.py stacks two layers)."""
     from harness.config import TrainConfig
 
     rng = np.random.default_rng(7)
     info = DataInfo(name="check", input_shape=(12,), task="classification", n_classes=3, sequence_shape=(4, 3))
     return {
-        "model": Model(cell="gru", hidden=3, layers=2, bidirectional=True, readout="mean"),
+        "model": Model(cell="gru", hidden=3, layers=1, bidirectional=True, readout="mean"),
         "info": info,
         "x": rng.normal(size=(8, 12)).astype(np.float32),
         "y": rng.integers(0, 3, 8),

@@ -10,6 +10,7 @@ Prints one JSON object: the framework's version, the threads it actually uses (i
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -109,12 +110,28 @@ def best_time(call: Callable[[], object]) -> tuple[float, int]:
     return min(times), len(times)
 
 
+def default_sizes(device: str) -> tuple[int, ...]:
+    """``SIZES[device]``, or the sizes in ``ANNBENCH_GEMM_SIZES`` (comma-separated, e.g. ``256,512``):
+    for quick runs and the test suite, whose runs would otherwise spend most of their start-up on
+    4096^3 products. The sizes probed are in the result (``rates``), so a report shows which ran."""
+    text = os.environ.get("ANNBENCH_GEMM_SIZES", "").strip()
+    if not text:
+        return SIZES["cpu" if device == "cpu" else "cuda"]
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"ANNBENCH_GEMM_SIZES={text!r}: expected comma-separated sizes, e.g. 256,512") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"ANNBENCH_GEMM_SIZES={text!r}: sizes must be positive")
+    return sizes
+
+
 def peak(framework: str, device: str = "cpu", sizes: tuple[int, ...] | None = None) -> dict:
     """Best GEMM rate over ``sizes`` (default ``SIZES[device]``): {"flops": FLOP/s (2 n^3 per
     product) at the best size, "size": that n, "rates": {n: FLOP/s} and "timed": {n: calls timed}
     for every size (str keys, as JSON has them)}."""
     rates, timed = {}, {}
-    for n in sizes or SIZES["cpu" if device == "cpu" else "cuda"]:
+    for n in sizes or default_sizes(device):
         t, count = best_time(matmul(framework, n, device))
         rates[str(n)], timed[str(n)] = 2 * n**3 / t, count
     best = max(rates, key=rates.get)
