@@ -94,6 +94,12 @@ def frameworks(arch: str) -> list[str]:
     return registry.frameworks_of(arch)
 
 
+def epoch_mode(arch: str, fw: str) -> str:
+    """The framework's fused-epoch mode where it has one, else its first mode."""
+    modes = registry.modes(arch, fw).modes
+    return "epoch" if "epoch" in modes else modes[0]
+
+
 def adapter_module(arch: str, fw: str) -> ModuleType:
     """``architectures/<arch>/fw_<fw>.py``, imported after its framework's helper is set up."""
     pytest.importorskip(registry.FRAMEWORK_MODULES[fw])

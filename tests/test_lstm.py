@@ -3,9 +3,9 @@
 The shared check set (test_adapters.py) covers the one-layer bidirectional mean-readout classifier in
 every mode, and test_options.py each other readout and direction on it; here the two shapes neither
 reaches: a two-layer unidirectional ``last``-readout classifier (step mode: the stack, the second
-layer's input differentiated) and the regression
-(adding) shape (in each framework's last mode: the fused epoch where there is one), each against the
-numpy reference forward and one reference epoch (finite differences).
+layer's input differentiated) and the regression (adding) shape (in each framework's fused-epoch mode,
+its first mode where it has none), each against the numpy reference forward and one reference epoch
+(finite differences).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from architectures import _shared
 from architectures.lstm import spec
-from conftest import build_adapter, frameworks
+from conftest import build_adapter, epoch_mode, frameworks
 from harness import registry
 from harness.batching import epoch_batches
 from harness.config import TrainConfig
@@ -78,6 +78,6 @@ def test_two_layer_unidirectional_last_readout_matches_reference(fw):
 
 
 @pytest.mark.parametrize("fw", FWS)
-def test_regression_in_the_last_mode_matches_reference(fw):
-    """The regression shape in the framework's last mode (the fused epoch where an adapter has one)."""
-    _check("reg-bi-mean", fw, registry.modes("lstm", fw).modes[-1])
+def test_regression_in_the_epoch_mode_matches_reference(fw):
+    """The regression shape in the framework's fused-epoch mode (its first mode where it has none)."""
+    _check("reg-bi-mean", fw, epoch_mode("lstm", fw))

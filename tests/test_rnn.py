@@ -3,9 +3,9 @@
 The shared check set (test_adapters.py) covers a one-layer bidirectional GRU with mean readout in every
 mode, and test_options.py the simple cell, one direction and the ``last`` readout each on it; here the
 shapes neither reaches: a two-layer unidirectional simple RNN with ``last`` readout (step mode: the
-stack, the second layer's input differentiated), and the
-regression (adding) shape in each framework's last mode (the fused epoch where there is one), each a
-forward check and one reference epoch, on tiny models so finite differences stay fast.
+stack, the second layer's input differentiated), and the regression (adding) shape in each framework's
+fused-epoch mode (its first mode where it has none), each a forward check and one reference epoch, on
+tiny models so finite differences stay fast.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from architectures._shared import reference_steps
 from architectures.rnn import spec
-from conftest import build_adapter, frameworks
+from conftest import build_adapter, epoch_mode, frameworks
 from harness import registry
 from harness.batching import epoch_batches
 from harness.config import TrainConfig
@@ -48,7 +48,7 @@ def test_rnn_variant_matches_reference(fw, variant):
     case = _case(variant)
     model, info, x, y = case["model"], case["info"], case["x"], case["y"]
     if variant.endswith("adding"):
-        train, mode = TrainConfig(optimizer="adam", lr=0.01), registry.modes("rnn", fw).modes[-1]
+        train, mode = TrainConfig(optimizer="adam", lr=0.01), epoch_mode("rnn", fw)
     else:
         train, mode = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9), "step"
     ad, w0 = build_adapter("rnn", fw, model, info, train, mode)
