@@ -35,6 +35,20 @@ def test_crossovers_name_where_the_fastest_framework_changes():
     assert "jax · epoch → torch · eager" in scale.crossovers_html(recs)
 
 
+def test_a_single_measurement_lead_within_the_noise_is_called_a_tie():
+    """Points whose runner-up is within 10% on one measurement per cell are named as ties; a lead of
+    1.25x, or one resting on 3 repeats, is not."""
+    recs = []
+    for x, (t_a, t_b) in {64: (1.0, 1.05), 512: (1.0, 1.25)}.items():
+        recs += [_rec(f"w[{x}]", "a", "step", t_a, sweep=_sweep(x)), _rec(f"w[{x}]", "b", "step", t_b, sweep=_sweep(x))]
+    rows = scale.fastest_per_point(recs)["mlp-width"]
+    assert [(r["second"], round(r["margin"], 2), r["repeats"]) for r in rows] == [("b · step", 1.05, 1), ("b · step", 1.25, 1)]
+    html = scale.crossovers_html(recs)
+    assert "At [64] the lead is under 10%" in html and "At [64], [512]" not in html
+    three = [{**r, "repeat": k} for r in recs for k in range(3)]
+    assert "the lead is under" not in scale.crossovers_html(three)
+
+
 def test_no_crossover_when_one_framework_leads_everywhere():
     recs = [_rec("w", fw, "step", t * x, sweep=_sweep(x)) for x in (1, 2, 4) for fw, t in (("a", 1), ("b", 2))]
     assert scale.crossovers(recs) == {"mlp-width": []}

@@ -24,6 +24,11 @@ class Adapter(GradientAdapter):
 
     MODES = ("step",)  # numpy executes op by op: a per-step Python loop is the only way
     LOSS = "xent"
+    # Profiled once (cProfile, one epoch of 784-2048-2048-10 at batch 256, 2.96 s, 2026-12-02).
+    NOTES = ("Where its time goes on a GEMM-bound MLP (784-2048-2048-10, batch 256, one epoch profiled): "
+             "43% in the matrix products (numpy tensordot, BLAS), the rest in single-threaded numpy "
+             "elementwise work on weight-sized arrays: autograd's gradient accumulation 19%, the numpy "
+             "Adam update 15%, the forward's elementwise ops and tracing about 15%.")
 
     def make_forward(self):
         n_layers, act = len(self.model.hidden) + 1, ACT[self.model.activation]
