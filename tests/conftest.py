@@ -16,26 +16,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("ANNBENCH_GEMM_SIZES", "256,512")
 
 
-def _pytensor_flags(flags: str, worker: str | None) -> str:
-    """The suite's PyTensor flags. PyTensor compiles each new op to C with -O3; on a cold compile cache
-    (CI, a new machine) that was a third of the suite's time, so the tests compile the same C code at
-    -O0 -g0 (they check what graphs compute, not how fast; the flags are part of PyTensor's module key, so
-    a benchmark never reuses these modules). And each xdist worker gets its own compile dir (a
-    ``<worker>`` folder under the one configured, else under ~/.pytensor): PyTensor locks its compile
-    dir while it builds a module, and two workers sharing one waited on each other."""
-    items = [f for f in flags.split(",") if f]
-    if not any(f.startswith("gcc__cxxflags=") for f in items):
-        items.append("gcc__cxxflags=-O0 -g0")  # -g0: PyTensor passes -g, debug info nobody reads here
-    if worker:
-        keys = [i for i, f in enumerate(items) if f.split("=")[0] in ("base_compiledir", "compiledir")]
-        for i in keys:
-            items[i] = f"{items[i]}/{worker}"
-        if not keys:
-            items.append(f"base_compiledir={Path.home() / '.pytensor' / ('annbench-tests-' + worker)}")
-    return ",".join(items)
+import pytensor_build  # noqa: E402  (tests/ is on sys.path: pytest put it there for this conftest)
 
-
-os.environ["PYTENSOR_FLAGS"] = _pytensor_flags(os.environ.get("PYTENSOR_FLAGS", ""), os.environ.get("PYTEST_XDIST_WORKER"))
+pytensor_build.configure(os.environ)  # before anything imports PyTensor: see tests/pytensor_build.py
 
 import importlib  # noqa: E402
 import json  # noqa: E402
