@@ -14,6 +14,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # (up to 4096^3 per framework) they were most of those tests' start-up. The tests check the probes'
 # shape and bounds, not the machine's peak.
 os.environ.setdefault("ANNBENCH_GEMM_SIZES", "256,512")
+# XLA (jax, flax, TensorFlow's jit_compile) compiles the tests' graphs without its expensive LLVM
+# passes: a quarter off the jax/flax checks, which compare what graphs compute, not how fast (as the
+# PyTensor modules' -O0 below). Appended to the user's XLA_FLAGS, which win where they say otherwise.
+XLA_TEST_FLAGS = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true")
+_xla = os.environ.get("XLA_FLAGS", "")
+os.environ["XLA_FLAGS"] = " ".join([*(f for f in XLA_TEST_FLAGS if f.split("=")[0] not in _xla), _xla]).strip()
 
 
 import pytensor_build  # noqa: E402  (tests/ is on sys.path: pytest put it there for this conftest)
