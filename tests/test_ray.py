@@ -6,6 +6,8 @@ separate workers, each then starting a cluster of its own on the same two cores.
 functions ``_step_*`` below, each checking one promise of the executor."""
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import subprocess
@@ -14,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -117,6 +120,12 @@ def _step_same_records_as_local(cluster, tmp_path: Path) -> Path:
         assert r["status"] == "ok" and a[jid]["status"] == "ok", r["error"]
         assert r["metrics"] == a[jid]["metrics"] and r["curve"][-1]["loss"] == a[jid]["curve"][-1]["loss"]
         assert r["node"] and (out / r["log"]).exists()
+        if r["repeat"] == 0:  # the trained weights came back from the node: the same as the local run's
+            assert r["weights_file"] == a[jid]["weights_file"] == f"weights/{runner.safe_name(jid)}.npz"
+            with np.load(out / r["weights_file"]) as w, np.load(local / a[jid]["weights_file"]) as v:
+                assert w.files == v.files and all(np.array_equal(w[k], v[k]) for k in w.files)
+        else:
+            assert r["weights_file"] is None
     assert b["mlp/autograd/step/cpu/r0"]["threads"]["actual"]["blas"][0]["threads"] == 2
     by_node: dict[str, list] = {}
     for r in b.values():
@@ -248,6 +257,35 @@ def test_a_node_reply_is_data():
                   (json.dumps({**good, "job_id": "other"}), ""), ("x", 3), b"pickle?", None]:
         rec, _ = parse_reply(jd, reply, "n")
         assert rec["status"] == "failed" and rec["job_id"] == jd["job_id"], reply
+
+
+def test_weights_from_a_node_are_data(tmp_path):
+    from harness.executors.ray_exec import save_node_weights
+    from harness.plan import Job
+
+    job = Job(job_id="b/autograd/step/cpu/r0", run="r", benchmark="b", architecture="mlp", dataset="digits",
+              data={}, model={}, train={}, framework="autograd", mode="step", device="cpu", seed=0, repeat=0,
+              threads=1, timeout_s=60, memory_limit_mb=1000, save_weights_mb=1.0)
+
+    def npz(**arrays) -> str:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return base64.b64encode(buf.getvalue()).decode()
+
+    rec = {"weights_file": "/node/tmp/w.npz", "extra": {}}
+    save_node_weights(tmp_path, job, rec, npz(w=np.ones((2, 3), np.float32)), "n1")
+    assert rec["weights_file"] == "weights/b__autograd__step__cpu__r0.npz"
+    with np.load(tmp_path / rec["weights_file"]) as z:
+        assert z["w"].shape == (2, 3)
+    for bad, why in [("%%%", "Error"), (npz(w=np.array([{"a": 1}], dtype=object)), "pickle"),
+                     (npz(w=np.ones(3)), "float32"), (npz(w=np.ones((600, 600), np.float32)), "MB")]:
+        rec = {"weights_file": "/node/tmp/w.npz", "extra": {}}
+        save_node_weights(tmp_path / "bad", job, rec, bad, "n1")
+        assert rec["weights_file"] is None and why in rec["extra"]["weights_note"], rec
+        assert "n1" in rec["extra"]["weights_note"] and not (tmp_path / "bad").exists()
+    rec = {"weights_file": "/node/tmp/w.npz"}
+    save_node_weights(tmp_path, job, rec, "", "n1")  # none sent (a later repeat): none named
+    assert rec["weights_file"] is None
 
 
 def test_a_remote_address_prints_the_security_reminder(monkeypatch, capsys):

@@ -5,7 +5,8 @@ Ray only carries the work; what makes a measurement trustworthy stays as in a lo
 - each job is one Ray task whose only work is to start the same fresh ``python -m harness.worker``
   process on its node (harness.runner.execute: thread variables and CPU affinity set explicitly, never
   inherited from Ray, which sets ``OMP_NUM_THREADS`` from ``num_cpus``), and to send back the record as
-  JSON text and the job's log as text;
+  JSON text, the job's log as text and repeat 0's trained weights as base64 text of their .npz (the
+  report's pictures; the driver reads it as float32 arrays only, ``allow_pickle=False``);
 - one job per node at a time: a worker node advertises one ``annbench_slot`` and every task asks for
   it; the driver also places each task itself (hard node affinity) so that a cell's repeats stay on
   one node (their ratios are paired) unless the config says ``spread_repeats: true``;
@@ -19,6 +20,8 @@ another machine prints the security reminder (Ray has no authentication: CVE-202
 """
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import socket
@@ -26,6 +29,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from harness import results, runner
 from harness.config import RunConfig
@@ -258,6 +263,8 @@ class Dispatcher:
             self.refresh()  # a node may have died: place nothing more there
             return self._record(r.job, rec, r.node, f"{rec['error']}\n")
         rec, log = parse_reply(jd, reply, r.node)
+        if rec["status"] == "ok":
+            save_node_weights(self.out_dir, r.job, rec, reply[2] if len(reply) == 3 else "", r.node)
         self._record(r.job, rec, r.node, log)
 
     def _expire(self) -> None:
@@ -294,10 +301,10 @@ class Dispatcher:
 def parse_reply(jd: dict, reply, node: str) -> tuple[dict, str]:
     """A node's reply -> (record, log text). The reply is data: a record is accepted only as JSON text
     of an annbench record for this very job; anything else makes the job ``failed``."""
-    if not (isinstance(reply, tuple) and len(reply) == 2 and all(isinstance(x, str) for x in reply)):
+    if not (isinstance(reply, tuple) and len(reply) in (2, 3) and all(isinstance(x, str) for x in reply)):
         return results.make_record(jd, "failed", f"node {node} sent a malformed reply "
-                                   f"({type(reply).__name__}), not (record, log) text"), ""
-    text, log = reply
+                                   f"({type(reply).__name__}), not (record, log[, weights]) text"), ""
+    text, log = reply[:2]
     try:
         rec = json.loads(text)
     except ValueError as e:
@@ -307,6 +314,32 @@ def parse_reply(jd: dict, reply, node: str) -> tuple[dict, str]:
         return results.make_record(jd, "failed", f"node {node} sent a record that is not this job's "
                                    f"annbench record"), log
     return rec, log
+
+
+def save_node_weights(out_dir: Path, job: Job, rec: dict, text: str, node: str) -> None:
+    """Write the weights a node sent (base64 text of an .npz) to ``<run>/weights/<job>.npz``, as a local
+    run does, and name them in ``rec``; the node's own path means nothing here. Read as data: float32
+    arrays only, no pickles, no more than the job's ``save_weights_max_mb``; else a note and no file."""
+    rec["weights_file"] = None
+    if not text:
+        return
+    try:
+        blob = base64.b64decode(text, validate=True)
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        mb = sum(a.nbytes for a in arrays.values()) / 2**20
+        if not arrays or any(a.dtype != np.float32 for a in arrays.values()) or mb > job.save_weights_mb:
+            raise ValueError(f"not float32 arrays within save_weights_max_mb ({mb:.1f} MB)")
+    except Exception as e:  # noqa: BLE001 - the pictures are a by-product: the record stands
+        rec.setdefault("extra", {})["weights_note"] = \
+            f"weights from node {node} not saved: {type(e).__name__}: {results.one_line(str(e), 150)}"
+        return
+    path = out_dir / "weights" / f"{runner.safe_name(job.job_id)}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")  # readers never see a half-written file
+    tmp.write_bytes(blob)
+    tmp.replace(path)
+    rec["weights_file"] = str(path.relative_to(out_dir))
 
 
 def probe_nodes(d: Dispatcher, cfg: RunConfig, timeout_s: float = 900.0) -> dict[str, dict]:
