@@ -39,6 +39,7 @@ import numpy as np
 
 from harness import registry
 from harness.export import Run, load_run, markdown_table, median, primary_metric
+from harness.stats import CROSS  # a cell measured on different nodes in A and B
 
 KEY = ("benchmark", "framework", "mode", "device")
 FORMATS = ("table", "markdown", "json")
@@ -47,7 +48,6 @@ P_SIGNIFICANT = 0.01
 FRACTION_FLOOR = 0.01  # accuracy-like metrics: a change under one point in a hundred is noise
 RELATIVE_FLOOR = 0.01  # other metrics: under 1% of the value
 GEMM_TOLERANCE = 1.25  # same machine, but GEMM peaks further apart than this: its speed changed
-CROSS = "⇄"  # a cell measured on different nodes in A and B
 
 
 @dataclass

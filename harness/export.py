@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import registry, results, stats
+from harness.stats import CROSS, CROSS_WHY
 
 FORMATS = ("csv", "parquet", "markdown", "tensorboard")
 
@@ -194,6 +195,7 @@ def overview(records: list[dict]) -> tuple[list[str], list[list[str]], list[str]
             if ok:
                 best[fw] = _best_cell(ok)
         fastest = min((t for _, t, _ in best.values() if t), default=None)
+        base = next((c for c in best.values() if c[1] == fastest and fastest), None)
         several = any(len({(r.get("mode"), r.get("device")) for r in recs if r.get("framework") == fw}) > 1
                       for fw in fws)
         low = registry.lower_is_better(recs[0].get("architecture"), metric) if metric else None
@@ -201,11 +203,21 @@ def overview(records: list[dict]) -> tuple[list[str], list[list[str]], list[str]
         for fw in fws:
             mine = [r for r in recs if r.get("framework") == fw]
             if fw in best:
-                row.append(_ok_cell(best[fw], fastest, metric, several))
+                cross = base is not None and _cross_machine(best[fw][2], base[2])
+                row.append(_ok_cell(best[fw], fastest, metric, several) + (f" {CROSS}" if cross else ""))
             else:
                 row.append(_status_cell(mine, notes, fw, bench) if mine else "—")
         rows.append(row)
     return ["benchmark (primary metric)", *[registry.DISPLAY.get(f, f) for f in fws]], rows, notes
+
+
+def _nodes(recs: list[dict]) -> set:
+    return {r.get("node") for r in recs} - {None}
+
+
+def _cross_machine(recs: list[dict], base: list[dict]) -> bool:
+    """Both cells name their nodes and the sets differ: the ratio compares machines too (as the report's ⇄)."""
+    return bool(_nodes(recs) and _nodes(base)) and _nodes(recs) != _nodes(base)
 
 
 def _ok_cell(best: tuple[str, float | None, list[dict]], fastest: float | None, metric: str | None,
@@ -232,6 +244,8 @@ def markdown(run: Run) -> str:
              "Each cell: the steady-epoch time of the framework's fastest mode over the fastest framework's "
              "(**bold**: the fastest; median over repeats), then the primary metric (↑ higher is better, "
              "↓ lower). Mode named where a benchmark ran several.", "", markdown_table(header, rows)]
+    if any(CROSS in c for row in rows for c in row[1:]):
+        lines += ["", f"{CROSS} cross-machine: this cell and the fastest ran on different nodes; {CROSS_WHY}."]
     if notes:
         lines += ["", *[f"({i}) {n}" for i, n in enumerate(notes, 1)]]
     return "\n".join(lines) + "\n"

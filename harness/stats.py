@@ -26,6 +26,10 @@ import numpy as np
 
 LEVEL = 0.95  # the coverage asked for by default
 MIN_PAIRS = 3  # fewer common rounds than this: a ratio is unpaired (too few per-round ratios to lean on)
+# A ratio between jobs that ran on different machines (nodes of a Ray run, or two runs): its mark and why
+CROSS = "⇄"
+CROSS_WHY = ("pairing by round does not hold across machines, so its interval is the unpaired one; the ratio "
+             "measures the machines as much as the frameworks")
 
 
 class Interval(NamedTuple):

@@ -82,6 +82,20 @@ def test_markdown_names_the_mode_when_a_framework_ran_several(tmp_path):
     assert "**1.00×** · 0.91 (compiled)" in text and "1.50× · 0.9 (step)" in text
 
 
+def test_markdown_marks_a_ratio_between_machines(tmp_path):
+    recs = []
+    for rep in range(3):
+        recs += [record("b", "mlp", "jax", "step", rep, epoch_s=0.02, metrics={"accuracy": 0.9}) | {"node": "n1"},
+                 record("b", "mlp", "torch", "eager", rep, epoch_s=0.04, metrics={"accuracy": 0.9}) | {"node": "n1"},
+                 record("b", "mlp", "theano", "step", rep, epoch_s=0.03, metrics={"accuracy": 0.9}) | {"node": "n2"}]
+    text = export.markdown(export.load_run(write_run(tmp_path / "r", recs)))
+    row = next(line for line in text.splitlines() if line.startswith("| b "))
+    assert "**1.00×** · 0.9 |" in row and "2.00× · 0.9 |" in row  # jax and torch: the same machine
+    assert "1.50× · 0.9 ⇄ |" in row and "⇄ cross-machine: this cell and the fastest ran on different nodes" in text
+    same = [r | {"node": "n1"} for r in recs]  # one machine (a local run): no mark, no legend
+    assert "⇄" not in export.markdown(export.load_run(write_run(tmp_path / "s", same)))
+
+
 def test_tensorboard_reads_back_one_scalar_per_epoch_per_curve(run, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CROSS = "⇄"
-CROSS_WHY = ("pairing by round does not hold across machines, so its interval is the unpaired one; the ratio "
-             "measures the machines as much as the frameworks")
+from harness.stats import CROSS, CROSS_WHY  # noqa: F401  (re-exported: the report's modules use them from here)
 
 
 def node_text(row: dict) -> str:
