@@ -66,6 +66,27 @@ def test_rank_table_sets_small_ranks_beside_realistic_ranks():
     assert "rank realistic" in scale.rank_table_html(small, big)
 
 
+def test_leads_and_ranks_measured_on_several_machines_are_marked():
+    """A Ray run: a sweep point, or one size's ranking, whose jobs ran on more than one node compares
+    machines too (⇄ and one note); one node everywhere, no mark."""
+    recs = []
+    for x, nodes in {64: ("n1", "n1"), 512: ("n1", "n2")}.items():
+        recs += [_rec(f"w[{x}]", "a", "step", 1.0, sweep=_sweep(x), node=nodes[0]),
+                 _rec(f"w[{x}]", "b", "step", 2.0, sweep=_sweep(x), node=nodes[1])]
+    rows = scale.fastest_per_point(recs)["mlp-width"]
+    assert [r["nodes"] for r in rows] == [["n1"], ["n1", "n2"]]
+    html = scale.crossovers_html(recs)
+    assert "<td>2.00×</td>" in html and "<td>2.00× ⇄</td>" in html and "⇄ cross-machine: a point so marked" in html
+    small = [_rec("mlp-digits", "a", "step", 0.01, node="n1"), _rec("mlp-digits", "b", "step", 0.02, node="n1")]
+    big = [_rec("mlp-big", "a", "step", 0.5, node="n1"), _rec("mlp-big", "b", "step", 0.4, node="n2")]
+    (row,) = scale.rank_table(small, big)
+    assert (row["small_nodes"], row["realistic_nodes"]) == (["n1"], ["n1", "n2"])
+    html = scale.rank_table_html(small, big)
+    assert "mlp: mlp-digits → mlp-big ⇄" in html and "a ranking so marked" in html
+    one = [{**r, "node": "n1"} for r in recs]
+    assert "⇄" not in scale.crossovers_html(one) and "⇄" not in scale.rank_table_html(small, small)
+
+
 def test_memory_rows_set_the_added_rss_beside_the_estimate():
     r = _rec("mlp-mnist5k", "torch", "eager", 0.5, memory={"rss_peak_mb": 500.0, "rss_base_mb": 300.0},
              extra={"memory_estimate": {"total_mb": 50.0}})

@@ -2,7 +2,7 @@
 small (default) size beside its rank at the realistic size, and peak memory beside the analytic
 estimate. Functions return plain data (for tests and other layouts) and small HTML fragments; the
 report's hook is ``section(records, baseline)`` (harness/report/__init__.py: ``build``).
-Only the standard library and Jinja2's escaping: no framework, nothing measured here.
+Only the standard library, Jinja2's escaping and harness.stats' words: no framework, nothing measured here.
 """
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ import statistics
 
 from markupsafe import escape
 
+from harness.stats import CROSS, CROSS_WHY
+
 
 def _ok_epoch(r: dict) -> float | None:
     t = r.get("timing") or {}
     return t.get("epoch_s") if r.get("status") == "ok" and t.get("epoch_s") else None
+
+
+def _nodes(records: list[dict]) -> list[str]:
+    return sorted({r["node"] for r in records if r.get("node") and _ok_epoch(r) is not None})
 
 
 def _median(vals: list[float]) -> float | None:
@@ -23,9 +29,11 @@ def _median(vals: list[float]) -> float | None:
 def fastest_per_point(records: list[dict]) -> dict[str, list[dict]]:
     """Per sweep group, per swept x (ascending): the fastest ``framework · mode`` by median steady
     epoch time over repeats, that time, the runner-up and its time over the fastest's, and the fewest
-    repeats behind a median: {group: [{x, value, fastest, epoch_s, second, margin, repeats}, ...]}."""
+    repeats behind a median, and the nodes the point's jobs ran on (more than one: its lead compares
+    machines too): {group: [{x, value, fastest, epoch_s, second, margin, repeats, nodes}, ...]}."""
     by: dict[str, dict[float, dict[str, list[float]]]] = {}
     values: dict[tuple[str, float], object] = {}
+    point_recs: dict[tuple[str, float], list[dict]] = {}
     for r in records:
         sp, t = (r.get("extra") or {}).get("sweep"), _ok_epoch(r)
         if not sp or t is None:
@@ -33,6 +41,7 @@ def fastest_per_point(records: list[dict]) -> dict[str, list[dict]]:
         label = f"{r['framework']} · {r['mode']}" + ("" if r.get("device", "cpu") == "cpu" else f" · {r['device']}")
         by.setdefault(sp["group"], {}).setdefault(sp["x"], {}).setdefault(label, []).append(t)
         values[(sp["group"], sp["x"])] = sp.get("value")
+        point_recs.setdefault((sp["group"], sp["x"]), []).append(r)
     out = {}
     for group, points in by.items():
         rows = []
@@ -42,7 +51,8 @@ def fastest_per_point(records: list[dict]) -> dict[str, list[dict]]:
             second = ranked[1] if len(ranked) > 1 else None
             rows.append({"x": x, "value": values[(group, x)], "fastest": ranked[0], "epoch_s": meds[ranked[0]],
                          "second": second, "margin": meds[second] / meds[ranked[0]] if second else None,
-                         "repeats": min(len(ts) for ts in points[x].values())})
+                         "repeats": min(len(ts) for ts in points[x].values()),
+                         "nodes": _nodes(point_recs[(group, x)])})
         out[group] = rows
     return out
 
@@ -92,7 +102,8 @@ def rank_table(small: list[dict], realistic: list[dict]) -> list[dict]:
     best mode) at the small size beside its rank at the realistic size, with the benchmark names
     compared (each run's first non-sweep benchmark of that architecture). Rows:
     {architecture, small, realistic, frameworks: [{framework, small_rank, realistic_rank,
-    small_s, realistic_s, moved}]}; a framework missing at one size has rank None there."""
+    small_s, realistic_s, moved}], small_nodes, realistic_nodes} (the nodes each size's ranking was
+    measured on; more than one: it ranks machines too); a framework missing at one size has rank None."""
     a, b = _main_bench(small), _main_bench(realistic)
     rows = []
     for arch in sorted(set(a) & set(b)):
@@ -101,7 +112,10 @@ def rank_table(small: list[dict], realistic: list[dict]) -> list[dict]:
             continue
         ra, rb = _ranks(ta), _ranks(tb)
         fws = sorted(set(ta) | set(tb), key=lambda f: (rb.get(f, 99), ra.get(f, 99)))
-        rows.append({"architecture": arch, "small": a[arch], "realistic": b[arch], "frameworks": [
+        rows.append({"architecture": arch, "small": a[arch], "realistic": b[arch],
+                     "small_nodes": _nodes([r for r in small if r.get("benchmark") == a[arch]]),
+                     "realistic_nodes": _nodes([r for r in realistic if r.get("benchmark") == b[arch]]),
+                     "frameworks": [
             {"framework": f, "small_rank": ra.get(f), "realistic_rank": rb.get(f), "small_s": ta.get(f),
              "realistic_s": tb.get(f),
              "moved": (ra[f] - rb[f]) if f in ra and f in rb else None} for f in fws]})
@@ -142,11 +156,24 @@ def crossovers_html(records: list[dict]) -> str:
     for group, rows in fastest_per_point(records).items():
         said = "; ".join(f"between {f['after']} and {f['at']}: {f['from']} → {f['to']}" for f in flips[group])
         parts.append(f"<h3>{escape(group)}: fastest per point</h3><p>crossovers: {escape(said or 'none')}</p>"
-                     + _noise_note(rows)
+                     + _noise_note(rows) + _cross_note([r["nodes"] for r in rows], "point")
                      + _table(["value", "fastest", "steady epoch (s)", "runner-up", "runner-up / fastest"],
                               [[str(r["value"]), r["fastest"], _fmt(r["epoch_s"]), r["second"] or "–",
-                                f"{r['margin']:.2f}×" if r["margin"] else "–"] for r in rows]))
+                                (f"{r['margin']:.2f}×" if r["margin"] else "–") + _mark(r["nodes"])]
+                               for r in rows]))
     return "".join(parts)
+
+
+def _mark(nodes: list[str]) -> str:
+    return f" {CROSS}" if len(nodes) > 1 else ""
+
+
+def _cross_note(node_sets: list[list[str]], what: str) -> str:
+    """One line when some ``what`` (a sweep point, a size's ranking) was measured on several nodes."""
+    if not any(len(ns) > 1 for ns in node_sets):
+        return ""
+    return (f"<p class=\"note\">{CROSS} cross-machine: a {escape(what)} so marked ran its jobs on several nodes; "
+            f"{escape(CROSS_WHY)}.</p>")
 
 
 NOISE = 1.10  # this VM's speed moves 5-10% between jobs minutes apart (README, "Measured on ...")
@@ -166,7 +193,9 @@ def _noise_note(rows: list[dict]) -> str:
 def rank_table_html(small: list[dict], realistic: list[dict]) -> str:
     parts = []
     for row in rank_table(small, realistic):
-        parts.append(f"<h3>{escape(row['architecture'])}: {escape(row['small'])} → {escape(row['realistic'])}</h3>"
+        heading = (f"{row['architecture']}: {row['small']}{_mark(row['small_nodes'])} → "
+                   f"{row['realistic']}{_mark(row['realistic_nodes'])}")
+        parts.append(f"<h3>{escape(heading)}</h3>" + _cross_note([row["small_nodes"], row["realistic_nodes"]], "ranking")
                      + _table(["framework", "rank small", "rank realistic", "epoch small (s)", "epoch realistic (s)"],
                               [[f["framework"], _fmt(f["small_rank"], "d"), _fmt(f["realistic_rank"], "d"),
                                 _fmt(f["small_s"]), _fmt(f["realistic_s"])] for f in row["frameworks"]]))
