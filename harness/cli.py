@@ -121,12 +121,38 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
         err.print(f"interrupted; finished jobs are in {out_dir / 'results.jsonl'}; continue with: annbench run --resume {out_dir}")
         raise typer.Exit(130) from None
     console.print(f"records: {res_path}  ({', '.join(f'{k} {v}' for k, v in sorted(prog.counts.items())) or 'nothing to run'})")
+    _print_same_model(res_path)
     if report:
         from harness import report as reportmod
 
         console.print(f"report: {reportmod.build(out_dir)}")
     console.print(f"elapsed: {time.monotonic() - t0:.1f} s")
     _exit_if_nothing_ran(res_path)
+
+
+def _print_same_model(res_path: Path) -> None:
+    """One line: how many benchmarks' jobs trained the same model, by their loss curves
+    (harness/report/agreement.py); those whose jobs departed from epoch 1 on named in red."""
+    from harness import results
+    from harness.report import agreement
+
+    by: dict[str, list[dict]] = {}
+    for r in results.read(res_path).records:
+        by.setdefault(r["benchmark"], []).append(r)
+    checks = {b: a for b, recs in by.items() if (a := agreement.check(recs))}
+    if not checks:
+        return
+    count = {s: sum(a["state"] == s for a in checks.values()) for s in ("same", "drift", "reported", "differ")}
+    drift = ", ".join(f"{b} after epoch {a['through']}" for b, a in checks.items() if a["state"] == "drift")
+    reported = ", ".join(f"{b}: {', '.join(a['who'])}" for b, a in checks.items() if a["state"] == "reported")
+    line = (f"same model (loss curves within {agreement.REL:.1%}): {count['same']} "
+            f"benchmark{'' if count['same'] == 1 else 's'} at every epoch")
+    line += f", {count['drift']} drifting apart later ({drift})" if drift else ""
+    line += f", {count['reported']} with a loss reported differently for a few epochs ({reported})" if reported else ""
+    console.print(escape(line), soft_wrap=True)  # one line, however long: scripts grep it
+    for b, a in checks.items():
+        if a["state"] == "differ":
+            err.print(f"[red]{escape(b)}: {escape(agreement.sentence(a))}[/red]")
 
 
 def _check_executor(executor: str, address: Optional[str]) -> None:
