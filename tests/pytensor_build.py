@@ -108,6 +108,7 @@ def build_pch(flags: str, pch: Path) -> bool:
     if subprocess.run([*cmd, str(pch / HEADER), "-o", str(tmp)], capture_output=True).returncode == 0:
         os.replace(tmp, gch)
         stamp_file.write_text(stamp)
+    tmp.unlink(missing_ok=True)  # what a failed build left
     return True  # without the .gch, g++ reads the plain header: slower, same modules
 
 
