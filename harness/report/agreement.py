@@ -27,7 +27,8 @@ def _curves(records: list[dict]) -> dict[int, dict[str, list[float]]]:
         losses = [c.get("loss") for c in r.get("curve") or []]
         if r.get("status") != "ok" or not losses or any(not isinstance(v, (int, float)) for v in losses):
             continue
-        key = f"{registry.DISPLAY.get(r['framework'], r['framework'])} · {r['mode']}" + ("" if r.get("device", "cpu") == "cpu" else f" · {r['device']}")
+        device = "" if r.get("device", "cpu") == "cpu" else f" · {r['device']}"
+        key = f"{registry.DISPLAY.get(r['framework'], r['framework'])} · {r['mode']}{device}"
         out.setdefault(r.get("repeat", 0), {})[key] = [float(v) for v in losses]
     return out
 
