@@ -39,7 +39,7 @@ import numpy as np
 
 from harness import registry
 from harness.export import Run, load_run, markdown_table, median, primary_metric
-from harness.stats import CROSS  # a cell measured on different nodes in A and B
+from harness.stats import CROSS, node_names  # CROSS: a cell measured on different nodes in A and B
 
 KEY = ("benchmark", "framework", "mode", "device")
 FORMATS = ("table", "markdown", "json")
@@ -227,13 +227,9 @@ def _error(recs: list[dict]) -> str:
     return next((r["error"] for r in recs if r.get("error")), "")
 
 
-def _nodes(recs: list[dict] | None) -> list[str]:
-    return sorted({r["node"] for r in recs or [] if isinstance(r.get("node"), str) and r["node"]})
-
-
 def compare_cell(key: tuple, ra: list[dict] | None, rb: list[dict] | None, threshold: float) -> Cell:
     cell = Cell(*key, architecture=(ra or rb)[0].get("architecture"), status_a=_status(ra), status_b=_status(rb),
-                nodes_a=_nodes(ra), nodes_b=_nodes(rb))
+                nodes_a=node_names(ra or []), nodes_b=node_names(rb or []))
     if ra is None or rb is None:
         cell.verdict = "only in B" if ra is None else "only in A"
         return cell

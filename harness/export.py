@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import registry, results, stats
-from harness.stats import CROSS, CROSS_WHY
+from harness.stats import CROSS, CROSS_WHY, cross_machine, node_names
 
 FORMATS = ("csv", "parquet", "markdown", "tensorboard")
 
@@ -203,21 +203,12 @@ def overview(records: list[dict]) -> tuple[list[str], list[list[str]], list[str]
         for fw in fws:
             mine = [r for r in recs if r.get("framework") == fw]
             if fw in best:
-                cross = base is not None and _cross_machine(best[fw][2], base[2])
+                cross = base is not None and cross_machine(node_names(best[fw][2]), node_names(base[2]))
                 row.append(_ok_cell(best[fw], fastest, metric, several) + (f" {CROSS}" if cross else ""))
             else:
                 row.append(_status_cell(mine, notes, fw, bench) if mine else "—")
         rows.append(row)
     return ["benchmark (primary metric)", *[registry.DISPLAY.get(f, f) for f in fws]], rows, notes
-
-
-def _nodes(recs: list[dict]) -> set:
-    return {r.get("node") for r in recs} - {None}
-
-
-def _cross_machine(recs: list[dict], base: list[dict]) -> bool:
-    """Both cells name their nodes and the sets differ: the ratio compares machines too (as the report's ⇄)."""
-    return bool(_nodes(recs) and _nodes(base)) and _nodes(recs) != _nodes(base)
 
 
 def _ok_cell(best: tuple[str, float | None, list[dict]], fastest: float | None, metric: str | None,
@@ -245,7 +236,7 @@ def markdown(run: Run) -> str:
              "(**bold**: the fastest; median over repeats), then the primary metric (↑ higher is better, "
              "↓ lower). Mode named where a benchmark ran several.", "", markdown_table(header, rows)]
     if any(CROSS in c for row in rows for c in row[1:]):
-        lines += ["", f"{CROSS} cross-machine: this cell and the fastest ran on different nodes; {CROSS_WHY}."]
+        lines += ["", f"{CROSS} cross-machine: this cell and the fastest ran on more than one node between them; {CROSS_WHY}."]
     if notes:
         lines += ["", *[f"({i}) {n}" for i, n in enumerate(notes, 1)]]
     return "\n".join(lines) + "\n"

@@ -32,6 +32,17 @@ CROSS_WHY = ("pairing by round does not hold across machines, so its interval is
              "measures the machines as much as the frameworks")
 
 
+def node_names(records: list[dict]) -> list[str]:
+    """The nodes ``records`` ran on (``record["node"]``), sorted; [] when they name none (older runs)."""
+    return sorted({r["node"] for r in records if isinstance(r.get("node"), str) and r["node"]})
+
+
+def cross_machine(*node_lists: list[str]) -> bool:
+    """Within one run: whether rows (or cells) that ran on these nodes span more than one machine between
+    them, so that a ratio of theirs cannot be paired by round (runs that name no node never do)."""
+    return len(set().union(*node_lists)) > 1
+
+
 class Interval(NamedTuple):
     """A confidence interval: ``low``/``high`` first, so ``ci[0]``/``ci[1]`` read as before.
     ``level`` is its exact coverage (not the level asked for), ``method`` how it was made and

@@ -91,7 +91,10 @@ def test_markdown_marks_a_ratio_between_machines(tmp_path):
     text = export.markdown(export.load_run(write_run(tmp_path / "r", recs)))
     row = next(line for line in text.splitlines() if line.startswith("| b "))
     assert "**1.00×** · 0.9 |" in row and "2.00× · 0.9 |" in row  # jax and torch: the same machine
-    assert "1.50× · 0.9 ⇄ |" in row and "⇄ cross-machine: this cell and the fastest ran on different nodes" in text
+    assert "1.50× · 0.9 ⇄ |" in row and "⇄ cross-machine: this cell and the fastest ran on more than one node" in text
+    # the report's rule: repeats spread over two nodes cannot be paired by round even against a row spread alike
+    spread = [r | {"node": f"n{r['repeat'] % 2}"} for r in recs]
+    assert "2.00× · 0.9 ⇄ |" in export.markdown(export.load_run(write_run(tmp_path / "p", spread)))
     same = [r | {"node": "n1"} for r in recs]  # one machine (a local run): no mark, no legend
     assert "⇄" not in export.markdown(export.load_run(write_run(tmp_path / "s", same)))
 

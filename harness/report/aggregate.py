@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness import registry
-from harness.stats import paired_ratio_ci, ratio_ci, summary
+from harness.stats import cross_machine, paired_ratio_ci, ratio_ci, summary
 
 # (column, record path, label, unit, higher_is_better)
 COLUMNS = [
@@ -121,7 +121,7 @@ class Bench:
     def cross(self, a: dict, b: dict) -> bool:
         """Whether rows ``a`` and ``b`` ran on more than one node between them: a ratio of theirs is
         cross-machine (rows whose records name no node -- a local or older run -- never are)."""
-        return len(set(a.get("nodes") or ()) | set(b.get("nodes") or ())) > 1
+        return cross_machine(a.get("nodes") or [], b.get("nodes") or [])
 
     def ratio_ci(self, row: dict, base: dict, col: str = "epoch_s") -> dict:
         """``row`` over ``base`` in ``col``: on one node, stats.paired_ratio_ci (the per-round ratios,

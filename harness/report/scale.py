@@ -10,7 +10,7 @@ import statistics
 
 from markupsafe import escape
 
-from harness.stats import CROSS, CROSS_WHY
+from harness.stats import CROSS, CROSS_WHY, cross_machine, node_names
 
 
 def _ok_epoch(r: dict) -> float | None:
@@ -19,7 +19,7 @@ def _ok_epoch(r: dict) -> float | None:
 
 
 def _nodes(records: list[dict]) -> list[str]:
-    return sorted({r["node"] for r in records if r.get("node") and _ok_epoch(r) is not None})
+    return node_names([r for r in records if _ok_epoch(r) is not None])
 
 
 def _median(vals: list[float]) -> float | None:
@@ -165,12 +165,12 @@ def crossovers_html(records: list[dict]) -> str:
 
 
 def _mark(nodes: list[str]) -> str:
-    return f" {CROSS}" if len(nodes) > 1 else ""
+    return f" {CROSS}" if cross_machine(nodes) else ""
 
 
 def _cross_note(node_sets: list[list[str]], what: str) -> str:
     """One line when some ``what`` (a sweep point, a size's ranking) was measured on several nodes."""
-    if not any(len(ns) > 1 for ns in node_sets):
+    if not any(cross_machine(ns) for ns in node_sets):
         return ""
     return (f"<p class=\"note\">{CROSS} cross-machine: a {escape(what)} so marked ran its jobs on several nodes; "
             f"{escape(CROSS_WHY)}.</p>")
