@@ -132,9 +132,8 @@ def run(config: Optional[Path] = typer.Argument(None, help="YAML config (optiona
 
 def _print_same_model(res_path: Path) -> None:
     """One line: how many benchmarks' jobs trained the same model, by their loss curves
-    (harness/report/agreement.py); those whose jobs departed from epoch 1 on named in red."""
-    from harness import results
-    from harness.report import agreement
+    (harness/agreement.py); those whose jobs departed from epoch 1 on named in red."""
+    from harness import agreement, results
 
     by: dict[str, list[dict]] = {}
     for r in results.read(res_path).records:

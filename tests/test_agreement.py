@@ -1,10 +1,11 @@
-"""harness/report/agreement.py: do a benchmark's jobs train the same model? (from their loss curves)"""
+"""harness/agreement.py: do a benchmark's jobs train the same model? (from their loss curves)"""
 import html
 import re
 
 from runfixtures import record, write_run
 
-from harness.report import agreement, build
+from harness import agreement
+from harness.report import build
 
 
 def _job(fw: str, losses: list[float], rep: int = 0, acc: float = 0.9) -> dict:

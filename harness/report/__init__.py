@@ -9,9 +9,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from harness import agreement, plan, registry, results
 from harness import config as config_mod
-from harness import plan, registry, results
-from harness.report import aggregate, agreement, codesize, figures, nodes, overview, pictures, scale, verdicts
+from harness.report import aggregate, codesize, figures, nodes, overview, pictures, scale, verdicts
 from harness.report.fmt import ci_text, dropped, fmt_num, interval
 from harness.stats import MIN_PAIRS, level_text, summary
 
@@ -207,27 +207,20 @@ def _bench_section(b: aggregate.Bench, config: dict, peaks: nodes.Peaks | None =
             "config": config, "target": target, "head": head, "rows": rows,
             "flops_convention": _flops_convention(b.arch),
             "rss_methods": sorted({(r.get("memory") or {}).get("rss_method") for r in recs} - {None}),
-            "picks": _picks(b, agree), "claim": verdicts.sklearn_claim(b),
+            "picks": [verdicts.describe(p) for p in verdicts.picks(b, _drift_after(agree))],
+            "claim": verdicts.sklearn_claim(b),
             "figures": _figures(b) + pictures.section(b.arch, recs, config, out_dir),
             "notes": notes, "fingerprints": fingerprints, "agreement": _agreement(agree),
             "statuses": dict(Counter(r["status"] for r in recs))}
 
 
 def _agreement(a: dict | None) -> dict | None:
-    """The section's line on whether its jobs trained the same model (harness/report/agreement.py)."""
+    """The section's line on whether its jobs trained the same model (harness/agreement.py)."""
     return {"text": agreement.sentence(a), "bad": a["state"] == "differ"} if a else None
 
 
-def _picks(b: aggregate.Bench, agree: dict | None) -> list[dict]:
-    """What to pick; where the training losses drift apart, a lead in the metric is rounding's, not the
-    framework's, and the pick says so."""
-    picks = [verdicts.describe(p) for p in verdicts.picks(b)]
-    if agree and agree["state"] == "drift":
-        for p in picks:
-            if p["slot"] == "accurate" and p["flags"]:
-                p["margin"] += (f" — but the training losses drift apart after epoch {agree['through']} (float "
-                                "rounding): a lead here is not the framework's")
-    return picks
+def _drift_after(a: dict | None) -> int | None:
+    return a["through"] if a and a["state"] == "drift" else None
 
 
 def _flops_convention(arch: str) -> str | None:

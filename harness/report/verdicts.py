@@ -90,13 +90,16 @@ def _pick(bench: Bench, kind: str, col: str, lower: bool) -> dict | None:
     return out
 
 
-def picks(bench: Bench) -> list[dict]:
-    """Fastest, most accurate (the primary metric, in its direction) and least memory."""
+def picks(bench: Bench, drift_after: int | None = None) -> list[dict]:
+    """Fastest, most accurate (the primary metric, in its direction) and least memory. ``drift_after``:
+    the epoch after which the jobs' losses drift apart (harness/agreement.py), so that a lead in the
+    metric is float rounding's, not the framework's: the accurate pick says so."""
     out = [("fastest", _pick(bench, "fastest", "epoch_s", True))]
     if bench.primary:
         lower = bench.lower_is_better(bench.primary)
         kind = "lowest " + bench.primary if lower else "most accurate"
-        out.append(("accurate", _pick(bench, kind, bench.primary, lower)))
+        p = _pick(bench, kind, bench.primary, lower)
+        out.append(("accurate", p and {**p, "drift_after": drift_after}))
     out.append(("memory", _pick(bench, "least memory", "rss_peak_mb", True)))
     return [{**p, "slot": slot} for slot, p in out if p]
 
@@ -173,6 +176,9 @@ def describe(p: dict) -> dict:
             margin += f", difference CI {interval(p['ci'], '+.3g')}"
     if p.get("cross"):
         margin += f" {CROSS} cross-machine ({p['best']} on {p['nodes'][0]}, {p['other']} on {p['nodes'][1]})"
+    if p.get("drift_after") is not None:
+        margin += (f" — but the training losses drift apart after epoch {p['drift_after']} (float rounding): "
+                   "a lead here is not the framework's")
     return {"slot": p["slot"], "kind": p["kind"], "what": what, "margin": margin, "flags": _flags(p)}
 
 
